@@ -1,0 +1,1011 @@
+/* outbox — see outbox.h. Layout of the LMDB environment (keys big-endian so they sort as numbers):
+ *   meta      "commune" u32, "instance" 16 bytes, "next_seq" u64, "session" outbox_session_t
+ *   events    seq u64 -> header (state u8, 7 zero bytes, recorded_at i64, state_at i64) + packed Event
+ *   waiting   seq u64 -> recorded_at i64      (index of WAITING events, what the sender walks)
+ *   acked     acked_at i64 | seq u64 -> ""    (index of ACKED events by time, what pruning walks)
+ *   rejected  seq u64 -> code i32 | rejected_at i64 | field NUL reason NUL
+ *   origin    origin_key (16 bytes) -> seq u64 (CSV row identity, kept forever)
+ * Counting with mdb_stat on the index tables keeps `status` O(1) whatever the backlog. */
+#define LOG_TAG "outbox"
+#include "outbox.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+#define HDR_LEN 24
+#define MAP_SIZE (1024ULL * 1024 * 1024)
+
+struct outbox {
+    MDB_env *env;
+    MDB_dbi meta, events, waiting, acked, rejected, origin;
+    uint32_t commune;
+    uint8_t instance[OUTBOX_INSTANCE_LEN];
+    bool readonly;
+    int64_t retention;
+    char *dir;
+};
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static int store_err(const char *what, int rc)
+{
+    log_error("%s: %s", what, mdb_strerror(rc));
+    return rc == MDB_MAP_FULL ? DK_EFULL : DK_ESTORE;
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- open / close ------------------------------------------------------------------------------ */
+
+static int open_dbis(outbox_t *ob, MDB_txn *txn, unsigned flags)
+{
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } t[] = {{"meta", &ob->meta},         {"events", &ob->events},     {"waiting", &ob->waiting},
+             {"acked", &ob->acked},       {"rejected", &ob->rejected}, {"origin", &ob->origin}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int rc = mdb_dbi_open(txn, t[i].name, flags, t[i].dbi);
+        if (rc != 0) {
+            return store_err(t[i].name, rc);
+        }
+    }
+    return 0;
+}
+
+static int meta_get(outbox_t *ob, MDB_txn *txn, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, ob->meta, &k, v);
+}
+
+static int meta_put(outbox_t *ob, MDB_txn *txn, const char *key, const void *data, size_t len)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    MDB_val v = {len, (void *)data};
+    return mdb_put(txn, ob->meta, &k, &v, 0);
+}
+
+static int init_meta(outbox_t *ob, MDB_txn *txn, uint32_t commune)
+{
+    MDB_val v;
+    int rc = meta_get(ob, txn, "commune", &v);
+    if (rc == 0) {
+        uint32_t have = 0;
+        if (v.mv_size == 4) {
+            const uint8_t *p = v.mv_data;
+            have = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        }
+        if (have != commune) {
+            log_error("outbox %s belongs to commune=%u, config says commune=%u", ob->dir, have,
+                      commune);
+            return DK_ECONFIG;
+        }
+        ob->commune = commune;
+        rc = meta_get(ob, txn, "instance", &v);
+        if (rc != 0 || v.mv_size != OUTBOX_INSTANCE_LEN) {
+            return store_err("instance", rc ? rc : MDB_CORRUPTED);
+        }
+        memcpy(ob->instance, v.mv_data, OUTBOX_INSTANCE_LEN);
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND) {
+        return store_err("meta", rc);
+    }
+    if (ob->readonly) {
+        return DK_ENOTFOUND;
+    }
+    uint8_t c[4] = {(uint8_t)(commune >> 24), (uint8_t)(commune >> 16), (uint8_t)(commune >> 8),
+                    (uint8_t)commune};
+    if (getrandom(ob->instance, sizeof ob->instance, 0) != (ssize_t)sizeof ob->instance) {
+        log_error("getrandom: %s", strerror(errno));
+        return DK_EIO;
+    }
+    uint8_t ns[8];
+    put_u64(ns, 1);
+    if ((rc = meta_put(ob, txn, "commune", c, 4)) || (rc = meta_put(ob, txn, "instance",
+                                                                    ob->instance, 16)) ||
+        (rc = meta_put(ob, txn, "next_seq", ns, 8))) {
+        return store_err("meta put", rc);
+    }
+    ob->commune = commune;
+    log_info("new outbox dir=%s commune=%u", ob->dir, commune);
+    return 0;
+}
+
+int outbox_open(const char *dir, uint32_t commune, bool readonly, outbox_t **out)
+{
+    *out = NULL;
+    outbox_t *ob = xcalloc(1, sizeof *ob);
+    ob->readonly = readonly;
+    ob->retention = OUTBOX_RETENTION_DEFAULT;
+    ob->dir = xstrdup(dir);
+    int ret = DK_ESTORE;
+    MDB_txn *txn = NULL;
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (readonly) {
+            ret = DK_ENOTFOUND;
+            goto fail;
+        }
+        if (mkdir(dir, 0700) != 0) {
+            log_error("mkdir %s: %s", dir, strerror(errno));
+            ret = DK_EIO;
+            goto fail;
+        }
+    } else if (readonly) {
+        char *p = xasprintf("%s/data.mdb", dir);
+        int e = access(p, R_OK);
+        free(p);
+        if (e != 0) {
+            ret = DK_ENOTFOUND;
+            goto fail;
+        }
+    }
+    int rc = mdb_env_create(&ob->env);
+    if (rc == 0) {
+        mdb_env_set_maxdbs(ob->env, 8);
+        mdb_env_set_mapsize(ob->env, MAP_SIZE);
+        rc = mdb_env_open(ob->env, dir, readonly ? MDB_RDONLY : 0, 0600);
+    }
+    if (rc != 0) {
+        log_error("open outbox %s: %s", dir, mdb_strerror(rc));
+        ret = rc == ENOENT ? DK_ENOTFOUND : DK_ESTORE;
+        goto fail;
+    }
+    int dead = 0;
+    mdb_reader_check(ob->env, &dead);
+    if (dead > 0) {
+        log_info("cleared %d stale readers in %s", dead, dir);
+    }
+    rc = mdb_txn_begin(ob->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) {
+        ret = store_err("txn", rc);
+        goto fail;
+    }
+    if (readonly) {
+        rc = mdb_dbi_open(txn, "meta", 0, &ob->meta);
+        if (rc == MDB_NOTFOUND) {
+            ret = DK_ENOTFOUND;
+            goto fail;
+        }
+    }
+    if ((ret = open_dbis(ob, txn, readonly ? 0 : MDB_CREATE)) != 0) {
+        goto fail;
+    }
+    if ((ret = init_meta(ob, txn, commune)) != 0) {
+        goto fail;
+    }
+    /* Commit even a read-only txn: aborting it would close the DBI handles opened in it. */
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        ret = store_err("commit", rc);
+        goto fail;
+    }
+    *out = ob;
+    return 0;
+fail:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    if (ob->env) {
+        mdb_env_close(ob->env);
+    }
+    free(ob->dir);
+    free(ob);
+    return ret;
+}
+
+void outbox_close(outbox_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    outbox_t *ob = *self_p;
+    mdb_env_close(ob->env);
+    free(ob->dir);
+    free(ob);
+    *self_p = NULL;
+}
+
+const uint8_t *outbox_instance(const outbox_t *ob)
+{
+    return ob->instance;
+}
+
+uint32_t outbox_commune(const outbox_t *ob)
+{
+    return ob->commune;
+}
+
+void outbox_set_retention(outbox_t *ob, int64_t seconds)
+{
+    ob->retention = seconds;
+}
+
+/* ---- helpers on one event record ---------------------------------------------------------------- */
+
+static void hdr_write(uint8_t *h, outbox_state_t st, int64_t recorded_at, int64_t state_at)
+{
+    memset(h, 0, HDR_LEN);
+    h[0] = (uint8_t)st;
+    put_u64(h + 8, (uint64_t)recorded_at);
+    put_u64(h + 16, (uint64_t)state_at);
+}
+
+/* Rewrites the state of event seq in place (the packed body is kept). */
+static int set_state(outbox_t *ob, MDB_txn *txn, uint64_t seq, outbox_state_t st, int64_t at,
+                     int64_t *old_state_at)
+{
+    uint8_t kb[8];
+    put_u64(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, ob->events, &k, &v);
+    if (rc != 0) {
+        return rc;
+    }
+    if (v.mv_size < HDR_LEN) {
+        return MDB_CORRUPTED;
+    }
+    uint8_t *copy = xmalloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    if (old_state_at) {
+        *old_state_at = (int64_t)get_u64(copy + 16);
+    }
+    hdr_write(copy, st, (int64_t)get_u64(copy + 8), at);
+    MDB_val nv = {v.mv_size, copy};
+    rc = mdb_put(txn, ob->events, &k, &nv, 0);
+    free(copy);
+    return rc;
+}
+
+static void entry_from(outbox_entry_t *e, uint64_t seq, const MDB_val *v)
+{
+    const uint8_t *p = v->mv_data;
+    memset(e, 0, sizeof *e);
+    e->seq = seq;
+    e->state = (outbox_state_t)p[0];
+    e->recorded_at = (int64_t)get_u64(p + 8);
+    e->state_at = (int64_t)get_u64(p + 16);
+    e->packed_len = v->mv_size - HDR_LEN;
+    e->packed = xmalloc(e->packed_len ? e->packed_len : 1);
+    memcpy(e->packed, p + HDR_LEN, e->packed_len);
+}
+
+static void entry_reject_info(outbox_t *ob, MDB_txn *txn, outbox_entry_t *e)
+{
+    uint8_t kb[8];
+    put_u64(kb, e->seq);
+    MDB_val k = {8, kb}, v;
+    if (mdb_get(txn, ob->rejected, &k, &v) == 0 && v.mv_size >= 14) {
+        const uint8_t *p = v.mv_data;
+        e->code = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+                            p[3]);
+        const char *s = (const char *)p + 12;
+        size_t rest = v.mv_size - 12;
+        size_t fl = strnlen(s, rest);
+        e->field = xstrndup(s, fl);
+        e->reason = fl < rest ? xstrndup(s + fl + 1, strnlen(s + fl + 1, rest - fl - 1))
+                              : xstrdup("");
+    }
+}
+
+void outbox_entry_clear(outbox_entry_t *e)
+{
+    if (!e) {
+        return;
+    }
+    free(e->field);
+    free(e->reason);
+    free(e->packed);
+    memset(e, 0, sizeof *e);
+}
+
+static uint64_t next_seq_get(outbox_t *ob, MDB_txn *txn)
+{
+    MDB_val v;
+    if (meta_get(ob, txn, "next_seq", &v) == 0 && v.mv_size == 8) {
+        return get_u64(v.mv_data);
+    }
+    return 1;
+}
+
+/* ---- append ------------------------------------------------------------------------------------- */
+
+int outbox_append(outbox_t *ob, Dk__Event **events, size_t n, bool *was_new)
+{
+    if (ob->readonly) {
+        return DK_EINVAL;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return store_err("append begin", rc);
+    }
+    uint64_t next = next_seq_get(ob, txn);
+    int64_t now = now_s();
+    int added = 0, ret = 0;
+    for (size_t i = 0; i < n; i++) {
+        Dk__Event *ev = events[i];
+        bool has_origin = ev->has_origin_key && ev->origin_key.len == WIRE_ORIGIN_KEY_LEN;
+        if (has_origin) {
+            MDB_val k = {WIRE_ORIGIN_KEY_LEN, ev->origin_key.data}, v;
+            rc = mdb_get(txn, ob->origin, &k, &v);
+            if (rc == 0 && v.mv_size == 8) {
+                ev->has_seq = 1;
+                ev->seq = get_u64(v.mv_data);
+                if (was_new) {
+                    was_new[i] = false;
+                }
+                continue;
+            }
+            if (rc != MDB_NOTFOUND && rc != 0) {
+                ret = store_err("origin get", rc);
+                goto fail;
+            }
+        }
+        ev->has_commune = 1;
+        ev->commune = ob->commune;
+        ev->has_seq = 1;
+        ev->seq = next++;
+        if (!ev->has_recorded_at || ev->recorded_at == 0) {
+            ev->has_recorded_at = 1;
+            ev->recorded_at = now;
+        }
+        if (!ev->has_schema_version) {
+            ev->has_schema_version = 1;
+            ev->schema_version = WIRE_SCHEMA_VERSION;
+        }
+        uint8_t *buf;
+        size_t len;
+        if ((ret = wire_event_encode(ev, &buf, &len)) != 0) {
+            goto fail;
+        }
+        uint8_t *val = xmalloc(HDR_LEN + len);
+        hdr_write(val, OUTBOX_WAITING, ev->recorded_at, 0);
+        memcpy(val + HDR_LEN, buf, len);
+        free(buf);
+        uint8_t kb[8], rb[8];
+        put_u64(kb, ev->seq);
+        put_u64(rb, (uint64_t)ev->recorded_at);
+        MDB_val k = {8, kb}, v = {HDR_LEN + len, val}, wv = {8, rb};
+        rc = mdb_put(txn, ob->events, &k, &v, MDB_NOOVERWRITE);
+        free(val);
+        if (rc == 0) {
+            rc = mdb_put(txn, ob->waiting, &k, &wv, 0);
+        }
+        if (rc == 0 && has_origin) {
+            MDB_val ok = {WIRE_ORIGIN_KEY_LEN, ev->origin_key.data}, ov = {8, kb};
+            rc = mdb_put(txn, ob->origin, &ok, &ov, MDB_NOOVERWRITE);
+        }
+        if (rc != 0) {
+            ret = store_err("append put", rc);
+            goto fail;
+        }
+        if (was_new) {
+            was_new[i] = true;
+        }
+        added++;
+    }
+    uint8_t nb[8];
+    put_u64(nb, next);
+    if ((rc = meta_put(ob, txn, "next_seq", nb, 8)) != 0) {
+        ret = store_err("next_seq", rc);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return store_err("append commit", rc);
+    }
+    if (added > 0) {
+        log_info("saved commune=%u events=%d last_seq=%llu", ob->commune, added,
+                 (unsigned long long)(next - 1));
+    }
+    return added;
+fail:
+    mdb_txn_abort(txn);
+    return ret;
+}
+
+int outbox_has_origin(outbox_t *ob, const uint8_t *origin_key, uint64_t *seq)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return store_err("origin begin", rc);
+    }
+    MDB_val k = {WIRE_ORIGIN_KEY_LEN, (void *)origin_key}, v;
+    rc = mdb_get(txn, ob->origin, &k, &v);
+    int ret = 0;
+    if (rc == 0) {
+        if (seq && v.mv_size == 8) {
+            *seq = get_u64(v.mv_data);
+        }
+        ret = 1;
+    } else if (rc != MDB_NOTFOUND) {
+        ret = store_err("origin get", rc);
+    }
+    mdb_txn_abort(txn);
+    return ret;
+}
+
+/* ---- reads -------------------------------------------------------------------------------------- */
+
+int outbox_get(outbox_t *ob, uint64_t seq, outbox_entry_t *e)
+{
+    memset(e, 0, sizeof *e);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return store_err("get begin", rc);
+    }
+    uint8_t kb[8];
+    put_u64(kb, seq);
+    MDB_val k = {8, kb}, v;
+    rc = mdb_get(txn, ob->events, &k, &v);
+    int ret = 0;
+    if (rc == 0 && v.mv_size >= HDR_LEN) {
+        entry_from(e, seq, &v);
+        if (e->state == OUTBOX_REJECTED) {
+            entry_reject_info(ob, txn, e);
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        ret = DK_ENOTFOUND;
+    } else {
+        ret = store_err("get", rc ? rc : MDB_CORRUPTED);
+    }
+    mdb_txn_abort(txn);
+    return ret;
+}
+
+int outbox_next_waiting(outbox_t *ob, uint64_t after, outbox_entry_t *e, size_t max)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return store_err("waiting begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, ob->waiting, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return store_err("waiting cursor", rc);
+    }
+    uint8_t kb[8];
+    put_u64(kb, after + 1);
+    MDB_val k = {8, kb}, v;
+    size_t n = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && n < max) {
+        uint64_t seq = get_u64(k.mv_data);
+        MDB_val ek = k, ev;
+        if (mdb_get(txn, ob->events, &ek, &ev) == 0 && ev.mv_size >= HDR_LEN) {
+            entry_from(&e[n++], seq, &ev);
+        } else {
+            log_error("waiting seq=%llu has no event record", (unsigned long long)seq);
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        for (size_t i = 0; i < n; i++) {
+            outbox_entry_clear(&e[i]);
+        }
+        return store_err("waiting walk", rc);
+    }
+    return (int)n;
+}
+
+/* ---- results ------------------------------------------------------------------------------------ */
+
+static int del_key(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t len)
+{
+    MDB_val k = {len, (void *)key};
+    return mdb_del(txn, dbi, &k, NULL);
+}
+
+int outbox_apply_results(outbox_t *ob, const uint64_t *acked, size_t na,
+                         const outbox_reject_t *rejected, size_t nr, int64_t now)
+{
+    if (ob->readonly) {
+        return DK_EINVAL;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return store_err("results begin", rc);
+    }
+    for (size_t i = 0; i < na; i++) {
+        uint8_t kb[8];
+        put_u64(kb, acked[i]);
+        rc = del_key(txn, ob->waiting, kb, 8);
+        if (rc == MDB_NOTFOUND) {
+            continue; /* not waiting (a late duplicate ack): leave as it is */
+        }
+        if (rc == 0) {
+            rc = set_state(ob, txn, acked[i], OUTBOX_ACKED, now, NULL);
+        }
+        if (rc == 0) {
+            uint8_t ak[16];
+            put_u64(ak, (uint64_t)now);
+            put_u64(ak + 8, acked[i]);
+            MDB_val k = {16, ak}, v = {0, ""};
+            rc = mdb_put(txn, ob->acked, &k, &v, 0);
+        }
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return store_err("ack", rc);
+        }
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const outbox_reject_t *r = &rejected[i];
+        uint8_t kb[8];
+        put_u64(kb, r->seq);
+        rc = del_key(txn, ob->waiting, kb, 8);
+        if (rc == MDB_NOTFOUND) {
+            continue;
+        }
+        if (rc == 0) {
+            rc = set_state(ob, txn, r->seq, OUTBOX_REJECTED, now, NULL);
+        }
+        if (rc == 0) {
+            const char *f = r->field ? r->field : "";
+            const char *why = r->reason ? r->reason : "";
+            size_t fl = strlen(f), wl = strlen(why);
+            uint8_t *val = xmalloc(12 + fl + 1 + wl + 1);
+            uint32_t c = (uint32_t)r->code;
+            val[0] = (uint8_t)(c >> 24);
+            val[1] = (uint8_t)(c >> 16);
+            val[2] = (uint8_t)(c >> 8);
+            val[3] = (uint8_t)c;
+            put_u64(val + 4, (uint64_t)now);
+            memcpy(val + 12, f, fl + 1);
+            memcpy(val + 12 + fl + 1, why, wl + 1);
+            MDB_val k = {8, kb}, v = {12 + fl + 1 + wl + 1, val};
+            rc = mdb_put(txn, ob->rejected, &k, &v, 0);
+            free(val);
+            log_warn("rejected commune=%u seq=%llu code=%d field=%s", ob->commune,
+                     (unsigned long long)r->seq, r->code, f);
+        }
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return store_err("reject", rc);
+        }
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return store_err("results commit", rc);
+    }
+    return 0;
+}
+
+/* ---- welcome reconciliation --------------------------------------------------------------------- */
+
+/* Gives every waiting event a new seq after base, in order, remapping corrections and voids that
+ * point at renumbered events. The events were never stored by the aggregator under their old
+ * numbers (another outbox instance used those numbers), so they are new events to it. */
+static int renumber_waiting(outbox_t *ob, MDB_txn *txn, uint64_t base, uint64_t *count)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ob->waiting, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t n = 0, cap = 64;
+    uint64_t *old = xmalloc(cap * sizeof *old);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (n == cap) {
+            cap *= 2;
+            old = xrealloc(old, cap * sizeof *old);
+        }
+        old[n++] = get_u64(k.mv_data);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        free(old);
+        return rc;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t kb[8], nkb[8];
+        put_u64(kb, old[i]);
+        uint64_t nseq = base + 1 + i;
+        put_u64(nkb, nseq);
+        MDB_val ek = {8, kb}, ev;
+        if ((rc = mdb_get(txn, ob->events, &ek, &ev)) != 0) {
+            break;
+        }
+        Dk__Event *e = NULL;
+        if (ev.mv_size < HDR_LEN ||
+            wire_event_decode((uint8_t *)ev.mv_data + HDR_LEN, ev.mv_size - HDR_LEN, &e) != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint8_t hdr[HDR_LEN];
+        memcpy(hdr, ev.mv_data, HDR_LEN);
+        e->seq = nseq;
+        /* Remap references to events renumbered in this pass (binary search: old is sorted). */
+        uint64_t *refs[2] = {e->has_corrects_seq ? &e->corrects_seq : NULL,
+                             e->body_case == DK__EVENT__BODY_VOID && e->void_
+                                 ? &e->void_->target_seq
+                                 : NULL};
+        for (int r = 0; r < 2; r++) {
+            if (!refs[r]) {
+                continue;
+            }
+            size_t lo = 0, hi = n;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (old[mid] < *refs[r]) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            if (lo < n && old[lo] == *refs[r]) {
+                *refs[r] = base + 1 + lo;
+            }
+        }
+        uint8_t *buf;
+        size_t len;
+        if (wire_event_encode(e, &buf, &len) != 0) {
+            wire_event_free(&e);
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint8_t *val = xmalloc(HDR_LEN + len);
+        memcpy(val, hdr, HDR_LEN);
+        memcpy(val + HDR_LEN, buf, len);
+        free(buf);
+        uint8_t rb[8];
+        memcpy(rb, hdr + 8, 8);
+        MDB_val nk = {8, nkb}, nv = {HDR_LEN + len, val}, wv = {8, rb};
+        rc = mdb_del(txn, ob->events, &ek, NULL);
+        if (rc == 0) {
+            rc = mdb_del(txn, ob->waiting, &ek, NULL);
+        }
+        if (rc == 0) {
+            rc = mdb_put(txn, ob->events, &nk, &nv, 0);
+        }
+        if (rc == 0) {
+            rc = mdb_put(txn, ob->waiting, &nk, &wv, 0);
+        }
+        if (rc == 0 && e->has_origin_key && e->origin_key.len == WIRE_ORIGIN_KEY_LEN) {
+            MDB_val ok = {WIRE_ORIGIN_KEY_LEN, e->origin_key.data}, ov = {8, nkb};
+            rc = mdb_put(txn, ob->origin, &ok, &ov, 0);
+        }
+        free(val);
+        wire_event_free(&e);
+    }
+    if (rc == 0) {
+        uint8_t nb[8];
+        put_u64(nb, base + 1 + n);
+        rc = meta_put(ob, txn, "next_seq", nb, 8);
+        *count = n;
+    }
+    free(old);
+    return rc;
+}
+
+int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
+                     const uint8_t *agg_instance, size_t agg_instance_len, uint64_t *resent,
+                     uint64_t *renumbered)
+{
+    uint64_t n_resent = 0, n_renum = 0;
+    if (resent) {
+        *resent = 0;
+    }
+    if (renumbered) {
+        *renumbered = 0;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return store_err("reconcile begin", rc);
+    }
+    uint64_t next = next_seq_get(ob, txn);
+    bool same_instance = agg_instance && agg_instance_len == OUTBOX_INSTANCE_LEN &&
+                         memcmp(agg_instance, ob->instance, OUTBOX_INSTANCE_LEN) == 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    if (!same_instance && max_seq > 0) {
+        /* Does a waiting event hold a number the aggregator has seen from another instance? */
+        bool clash = false;
+        if ((rc = mdb_cursor_open(txn, ob->waiting, &cur)) != 0) {
+            goto fail;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc == 0 && get_u64(k.mv_data) <= max_seq) {
+            clash = true;
+        }
+        mdb_cursor_close(cur);
+        cur = NULL;
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            goto fail;
+        }
+        if (clash) {
+            uint64_t base = max_seq > next - 1 ? max_seq : next - 1;
+            if ((rc = renumber_waiting(ob, txn, base, &n_renum)) != 0) {
+                goto fail;
+            }
+            next = base + 1 + n_renum;
+            log_warn("commune=%u renumbered %llu waiting events after seq=%llu (another agent "
+                     "instance used those numbers)",
+                     ob->commune, (unsigned long long)n_renum, (unsigned long long)base);
+        }
+    }
+    if (max_seq >= next) {
+        uint8_t nb[8];
+        put_u64(nb, max_seq + 1);
+        if ((rc = meta_put(ob, txn, "next_seq", nb, 8)) != 0) {
+            goto fail;
+        }
+        log_info("commune=%u continues numbering after seq=%llu (the aggregator's max)",
+                 ob->commune, (unsigned long long)max_seq);
+    }
+    /* Acked events above the aggregator's high-water mark: it lost them (older backup). */
+    if ((rc = mdb_cursor_open(txn, ob->events, &cur)) != 0) {
+        goto fail;
+    }
+    uint8_t kb[8];
+    put_u64(kb, high_water + 1);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    size_t cap = 0, n = 0;
+    uint64_t *seqs = NULL;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size >= HDR_LEN && ((const uint8_t *)v.mv_data)[0] == OUTBOX_ACKED) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                seqs = xrealloc(seqs, cap * sizeof *seqs);
+            }
+            seqs[n++] = get_u64(k.mv_data);
+        }
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if (rc != MDB_NOTFOUND) {
+        free(seqs);
+        goto fail;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int64_t acked_at = 0;
+        uint8_t sk[8];
+        put_u64(sk, seqs[i]);
+        rc = set_state(ob, txn, seqs[i], OUTBOX_WAITING, 0, &acked_at);
+        if (rc == 0) {
+            uint8_t ak[16];
+            put_u64(ak, (uint64_t)acked_at);
+            put_u64(ak + 8, seqs[i]);
+            rc = del_key(txn, ob->acked, ak, 16);
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+            }
+        }
+        if (rc == 0) {
+            MDB_val ek = {8, sk}, ev;
+            rc = mdb_get(txn, ob->events, &ek, &ev);
+            if (rc == 0) {
+                uint8_t rb[8];
+                memcpy(rb, (uint8_t *)ev.mv_data + 8, 8);
+                MDB_val wv = {8, rb};
+                rc = mdb_put(txn, ob->waiting, &ek, &wv, 0);
+            }
+        }
+    }
+    free(seqs);
+    if (rc != 0) {
+        goto fail;
+    }
+    n_resent = n;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return store_err("reconcile commit", rc);
+    }
+    if (n_resent > 0) {
+        log_warn("commune=%u aggregator high_water=%llu is below %llu acknowledged events: "
+                 "resending them",
+                 ob->commune, (unsigned long long)high_water, (unsigned long long)n_resent);
+    }
+    if (resent) {
+        *resent = n_resent;
+    }
+    if (renumbered) {
+        *renumbered = n_renum;
+    }
+    return 0;
+fail:
+    if (cur) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return store_err("reconcile", rc);
+}
+
+/* ---- pruning and stats -------------------------------------------------------------------------- */
+
+int outbox_prune(outbox_t *ob, int64_t now)
+{
+    if (ob->readonly) {
+        return DK_EINVAL;
+    }
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return store_err("prune begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, ob->acked, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return store_err("prune cursor", rc);
+    }
+    int64_t limit = now - ob->retention;
+    int pruned = 0;
+    MDB_val k, v;
+    /* Bounded per call so a huge backlog never holds the writer for long. */
+    while (pruned < 10000 && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        if (k.mv_size != 16 || (int64_t)get_u64(k.mv_data) >= limit) {
+            break;
+        }
+        uint8_t sk[8];
+        memcpy(sk, (uint8_t *)k.mv_data + 8, 8);
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+            break;
+        }
+        rc = del_key(txn, ob->events, sk, 8);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            break;
+        }
+        rc = 0;
+        pruned++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return store_err("prune", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return store_err("prune commit", rc);
+    }
+    if (pruned > 0) {
+        log_info("pruned commune=%u acknowledged events=%d", ob->commune, pruned);
+    }
+    return pruned;
+}
+
+int outbox_stats(outbox_t *ob, outbox_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return store_err("stats begin", rc);
+    }
+    MDB_stat s;
+    if (mdb_stat(txn, ob->waiting, &s) == 0) {
+        st->waiting = s.ms_entries;
+    }
+    if (mdb_stat(txn, ob->acked, &s) == 0) {
+        st->acked = s.ms_entries;
+    }
+    if (mdb_stat(txn, ob->rejected, &s) == 0) {
+        st->rejected = s.ms_entries;
+    }
+    if (mdb_stat(txn, ob->origin, &s) == 0) {
+        st->origin_keys = s.ms_entries;
+    }
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, ob->waiting, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && v.mv_size == 8) {
+            st->oldest_waiting = (int64_t)get_u64(v.mv_data);
+        }
+        mdb_cursor_close(cur);
+    }
+    if (mdb_cursor_open(txn, ob->events, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8) {
+            st->first_seq = get_u64(k.mv_data);
+        }
+        mdb_cursor_close(cur);
+    }
+    st->last_seq = next_seq_get(ob, txn) - 1;
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+int outbox_rejected_list(outbox_t *ob, outbox_entry_t *e, size_t max)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return store_err("rejected begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, ob->rejected, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return store_err("rejected cursor", rc);
+    }
+    size_t n = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && n < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        MDB_val ev;
+        MDB_val ek = k;
+        if (mdb_get(txn, ob->events, &ek, &ev) == 0 && ev.mv_size >= HDR_LEN) {
+            entry_from(&e[n], get_u64(k.mv_data), &ev);
+            entry_reject_info(ob, txn, &e[n]);
+            n++;
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return (int)n;
+}
+
+/* The session record is this struct's bytes: written and read by the same binary on one machine. */
+int outbox_session_put(outbox_t *ob, const outbox_session_t *s)
+{
+    if (ob->readonly) {
+        return DK_EINVAL;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return store_err("session begin", rc);
+    }
+    if ((rc = meta_put(ob, txn, "session", s, sizeof *s)) != 0) {
+        mdb_txn_abort(txn);
+        return store_err("session put", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return store_err("session commit", rc);
+    }
+    return 0;
+}
+
+int outbox_session_get(outbox_t *ob, outbox_session_t *s)
+{
+    memset(s, 0, sizeof *s);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return store_err("session begin", rc);
+    }
+    MDB_val v;
+    if (meta_get(ob, txn, "session", &v) == 0 && v.mv_size == sizeof *s) {
+        memcpy(s, v.mv_data, sizeof *s);
+        s->last_error[sizeof s->last_error - 1] = '\0';
+    }
+    mdb_txn_abort(txn);
+    return 0;
+}
