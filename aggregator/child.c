@@ -176,6 +176,8 @@ typedef struct kid {
     uint64_t since;      /* since_version of the PASS_SINCE pass */
     uint64_t held;       /* child version the store held when the pull started (0: none) */
     bool have_held;
+    uint8_t held_epoch[16]; /* the child's epoch the store held then (store_child_get) */
+    size_t held_epoch_len;  /* 0: none held (a child that sends none, or never pulled) */
     size_t pass_pages;   /* pages received in the current pass */
     uint64_t pass_first_version;
     uint8_t cursor[64];
@@ -276,6 +278,12 @@ static void kid_fail(kid_t *k, const char *fmt, ...)
     up.has_version = up.has_prev_version = true;
     up.version = st.version ? st.version : store_version(self->store);
     up.prev_version = before;
+    uint8_t epoch[STORE_EPOCH_LEN];
+    if (store_epoch(self->store, epoch) == 0) {
+        up.has_epoch = true;
+        up.epoch.data = epoch;
+        up.epoch.len = sizeof epoch;
+    }
     up.n_units = 1;
     up.units = &usp;
     publish(self, &up);
@@ -336,6 +344,29 @@ static void kid_restart_full(kid_t *k, const char *why)
     kid_free_pages(k);
     k->full = true;
     kid_begin_pass(k, PASS_FULL, 0);
+}
+
+/* True when snapshot s carries the epoch e (len bytes; 0: none). */
+static bool epoch_same(const Dk__Snapshot *s, const uint8_t *e, size_t len)
+{
+    size_t slen = s->has_epoch ? s->epoch.len : 0;
+    return slen == len && (len == 0 || memcmp(s->epoch.data, e, len) == 0);
+}
+
+/* Hex of an epoch for a log line, "-" when there is none (at most 16 bytes shown). */
+static void epoch_hex(const uint8_t *e, size_t len, char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    if (len == 0) {
+        strcpy(out, "-");
+        return;
+    }
+    len = len > 16 ? 16 : len;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[e[i] >> 4];
+        out[2 * i + 1] = digits[e[i] & 15];
+    }
+    out[2 * len] = '\0';
 }
 
 typedef struct {
@@ -401,6 +432,11 @@ static void kid_finish(kid_t *k)
     free(pages);
     if (rc < 0) {
         store_commit_clear(&res);
+        if (rc == DK_EINVAL && !k->full) {
+            /* The store refused the changes (e.g. of another epoch than it holds): only a full
+             * snapshot can put this child right. */
+            k->want_full = true;
+        }
         kid_fail(k, "cannot store the snapshot of %s: %s", k->conf.name, err_str(rc));
         return;
     }
@@ -513,6 +549,30 @@ static void kid_on_msg(zloop_sock_t *zs, zmq_msg_t *frames, size_t nframes, void
         kid_restart_full(k, "the child asked for a resync");
         return;
     }
+    /* The epoch names the child's history (store.h): versions of another epoch are not comparable,
+     * so "changes since the version held" would miss what the child lost and then redid
+     * differently (restored from an older backup, then climbed past our version again). */
+    if (k->pass == PASS_SINCE && !k->full && k->nenvs == 0 && k->have_held &&
+        !epoch_same(s, k->held_epoch, k->held_epoch_len)) {
+        char why[160], a[33], b[33];
+        epoch_hex(k->held_epoch, k->held_epoch_len, a);
+        epoch_hex(s->has_epoch ? s->epoch.data : NULL, s->has_epoch ? s->epoch.len : 0, b);
+        snprintf(why, sizeof why, "the child's epoch changed (held %s, now %s: restored from a "
+                                  "backup)", a, b);
+        wire_free(&env);
+        kid_restart_full(k, why);
+        return;
+    }
+    if (k->nenvs > 0) {
+        const Dk__Snapshot *first = k->envs[0]->snapshot;
+        if (!epoch_same(s, first->has_epoch ? first->epoch.data : NULL,
+                        first->has_epoch ? first->epoch.len : 0)) {
+            /* Restored and restarted between two pages of this pull: start over from scratch. */
+            wire_free(&env);
+            kid_restart_full(k, "the child's epoch changed during the pull");
+            return;
+        }
+    }
     if (k->pass == PASS_SINCE && !k->full && k->pass_pages == 0 && k->have_held &&
         s->version < k->held) {
         char why[120];
@@ -611,9 +671,12 @@ static void kid_start_pull(kid_t *k)
     store_unit_t st;
     k->have_held = false;
     k->held = 0;
+    k->held_epoch_len = 0;
     if (store_child_get(self->store, (uint32_t)k->conf.unit, &st) == 0 && st.last_pull > 0) {
         k->have_held = true;
         k->held = st.child_version;
+        k->held_epoch_len = st.instance_len; /* a child record's instance is the child's epoch */
+        memcpy(k->held_epoch, st.instance, sizeof k->held_epoch);
     }
     k->pulling = true;
     k->last_attempt = now_s();

@@ -27,7 +27,10 @@
  * pull that fails half way changes nothing.
  *
  * A full resync happens when: the store holds no version for the child; the child answers
- * `resync`; the child's version is lower than the one held (restored from a backup); a unit state
+ * `resync`; the child's epoch (Snapshot.epoch, held durably with its version in the store's child
+ * record) differs from the one held — a child restored from an older backup gets a new epoch, so
+ * this holds even when its version has already climbed past the one held — or its pages of one
+ * pull disagree on it; the child's version is lower than the one held; a unit state
  * in an incremental reply goes backwards (a commune's high-water mark or event count below what
  * the parent holds); the sum of the child's unit event counts does not match Snapshot.events; or
  * every `full-every` pulls as a safety net.

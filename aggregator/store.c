@@ -1,9 +1,12 @@
-/* store — LMDB storage of dk-aggregator: env, commit (events, dedupe, tallies, unit states,
- * versions) and child cells. Reads (snapshots, queries, verify, backup) are in store_read.c.
- * The contract and the LMDB layout are in store.h. */
+/* store — LMDB storage of dk-aggregator: the env (open/close, epoch, the shared lock, map growth),
+ * the unit state encoding, the write context every write txn goes through, and stored event
+ * records. The rest of the module, by noun: store_commit.c (events), store_child.c (child
+ * aggregators), store_read.c (snapshots, queries), store_verify.c, store_backup.c. The contract
+ * and the LMDB layout are in store.h; what the files share, in store_int.h. */
 #define LOG_TAG "store"
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
@@ -145,22 +148,87 @@ static const char *const dbi_names[STORE_NDBI] = {
 
 #define LAYOUT_VERSION 1
 
+/* Which stores this thread holds the shared lock of, and how many times. A read callback that
+ * calls another read function takes the shared lock again; with a writer-preferring rwlock a
+ * second rdlock behind a waiting map resize would deadlock (the resize waits for our first
+ * rdlock), so nested takes only count. A thread rarely has more than one store open. */
+#define HELD_MAX 8
+static _Thread_local struct {
+    const store_t *s;
+    unsigned depth;
+} held[HELD_MAX];
+
+unsigned st_lock_depth(const store_t *s)
+{
+    for (int i = 0; i < HELD_MAX; i++) {
+        if (held[i].s == s) {
+            return held[i].depth;
+        }
+    }
+    return 0;
+}
+
+unsigned st_lock_shared(store_t *s)
+{
+    int free_slot = -1;
+    for (int i = 0; i < HELD_MAX; i++) {
+        if (held[i].s == s) {
+            return ++held[i].depth;
+        }
+        if (!held[i].s && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    assert(free_slot >= 0 && "a thread holds the locks of too many stores at once");
+    pthread_rwlock_rdlock(&s->lock);
+    held[free_slot].s = s;
+    held[free_slot].depth = 1;
+    return 1;
+}
+
+void st_unlock_shared(store_t *s)
+{
+    for (int i = 0; i < HELD_MAX; i++) {
+        if (held[i].s == s) {
+            if (--held[i].depth == 0) {
+                held[i].s = NULL;
+                pthread_rwlock_unlock(&s->lock);
+            }
+            return;
+        }
+    }
+    assert(!"st_unlock_shared without st_lock_shared");
+}
+
+/* Adopts a map grown by another process (MDB_MAP_RESIZED). No txn of this process may be alive,
+ * hence the exclusive lock; a thread that already holds the shared lock (a nested txn) cannot. */
+static bool adopt_map(store_t *s)
+{
+    if (st_lock_depth(s) > 0) {
+        return false;
+    }
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = mdb_env_set_mapsize(s->env, 0);
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc == 0;
+}
+
 int st_rd_begin(store_t *s, MDB_txn **txn)
 {
     for (int tries = 0;; tries++) {
-        pthread_rwlock_rdlock(&s->lock);
+        st_lock_shared(s);
         int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
         if (rc == 0) {
             return 0;
         }
-        pthread_rwlock_unlock(&s->lock);
-        if (rc == MDB_MAP_RESIZED && tries < 3) {
-            /* Another process (the daemon) grew the map: adopt its size. No txn of ours may be
-             * live while we do, hence the exclusive lock. */
-            pthread_rwlock_wrlock(&s->lock);
-            mdb_env_set_mapsize(s->env, 0);
-            pthread_rwlock_unlock(&s->lock);
-            continue;
+        st_unlock_shared(s);
+        if (rc == MDB_MAP_RESIZED && tries < 3 && adopt_map(s)) {
+            continue; /* another process (the daemon) grew the map: adopted, try again */
         }
         log_error("read txn dir=%s: %s", s->dir, mdb_strerror(rc));
         return DK_ESTORE;
@@ -170,7 +238,7 @@ int st_rd_begin(store_t *s, MDB_txn **txn)
 void st_rd_end(store_t *s, MDB_txn *txn)
 {
     mdb_txn_abort(txn);
-    pthread_rwlock_unlock(&s->lock);
+    st_unlock_shared(s);
 }
 
 uint64_t st_meta_get(MDB_txn *txn, store_t *s, const char *name)
@@ -188,6 +256,71 @@ static int meta_put(MDB_txn *txn, store_t *s, const char *name, uint64_t value)
     st_put_u64(b, value);
     MDB_val k = {strlen(name), (void *)name}, v = {8, b};
     return mdb_put(txn, s->dbi[DBI_META], &k, &v, 0);
+}
+
+static void epoch_hex(const uint8_t e[STORE_EPOCH_LEN], char out[2 * STORE_EPOCH_LEN + 1])
+{
+    sodium_bin2hex(out, 2 * STORE_EPOCH_LEN + 1, e, STORE_EPOCH_LEN);
+}
+
+/* Reads the epoch into s, or (read-write) makes one: for a new store, for a store made before
+ * epochs existed, and for a store_backup copy opened read-write for the first time (its "restored"
+ * mark is cleared in the same txn). A restored copy must not reuse the epoch of the store it was
+ * copied from: that store went on to versions the copy never had, and a parent holding one of
+ * them must not take the copy's later versions for a continuation (DESIGN.md guarantee 5). */
+static int open_epoch(MDB_txn *txn, store_t *s)
+{
+    MDB_val k = {5, "epoch"}, v;
+    int rc = mdb_get(txn, s->dbi[DBI_META], &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    bool have = rc == 0 && v.mv_size == STORE_EPOCH_LEN;
+    if (have) {
+        memcpy(s->epoch, v.mv_data, STORE_EPOCH_LEN);
+        s->has_epoch = true;
+    }
+    if (s->ro) {
+        return 0;
+    }
+    bool restored = st_meta_get(txn, s, "restored") != 0;
+    if (have && !restored) {
+        return 0;
+    }
+    char old[2 * STORE_EPOCH_LEN + 1] = "-", now[2 * STORE_EPOCH_LEN + 1];
+    if (have) {
+        epoch_hex(s->epoch, old);
+    }
+    randombytes_buf(s->epoch, STORE_EPOCH_LEN);
+    s->has_epoch = true;
+    epoch_hex(s->epoch, now);
+    v.mv_size = STORE_EPOCH_LEN;
+    v.mv_data = s->epoch;
+    if ((rc = mdb_put(txn, s->dbi[DBI_META], &k, &v, 0)) != 0) {
+        return rc;
+    }
+    if (restored) {
+        MDB_val rk = {8, "restored"};
+        if ((rc = mdb_del(txn, s->dbi[DBI_META], &rk, NULL)) != 0) {
+            return rc;
+        }
+        log_warn("open dir=%s: first read-write open of a restored backup (version=%llu): new "
+                 "epoch=%s (was %s); parents will pull a full snapshot",
+                 s->dir, (unsigned long long)st_meta_get(txn, s, "version"), now, old);
+    } else {
+        log_info("open dir=%s: new epoch=%s", s->dir, now);
+    }
+    return 0;
+}
+
+int store_epoch(const store_t *self, uint8_t out[STORE_EPOCH_LEN])
+{
+    if (!self->has_epoch) {
+        memset(out, 0, STORE_EPOCH_LEN);
+        return DK_ENOTFOUND;
+    }
+    memcpy(out, self->epoch, STORE_EPOCH_LEN);
+    return 0;
 }
 
 int store_open(const char *dir, const store_opts_t *opts, store_t **out)
@@ -276,6 +409,9 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out)
         }
     }
     if (rc == 0) {
+        rc = open_epoch(txn, s);
+    }
+    if (rc == 0) {
         rc = mdb_txn_commit(txn); /* also read-only: an aborted txn would close the handles */
     } else if (txn) {
         mdb_txn_abort(txn);
@@ -337,54 +473,61 @@ const char *store_dir(const store_t *self)
     return self->dir;
 }
 
-/* Doubles the map after MDB_MAP_FULL. Only valid with no txn of this process alive: the caller
- * has aborted its write txn, and the exclusive lock waits for every reader thread. */
-static int grow_map(store_t *s)
+/* Doubles the map after MDB_MAP_FULL; `seen` is the map size the failed txn ran with. Only valid
+ * with no txn of this process alive: the caller has aborted its write txn, and the exclusive lock
+ * waits for every other txn, read or write, of every thread (each holds the lock shared). When two
+ * writers hit MAP_FULL one after the other, the second finds the map already grown past `seen`
+ * and just retries. A thread inside a read callback holds the lock shared itself and cannot wait
+ * for the exclusive lock: DK_EFULL (logged) rather than a self-deadlock. */
+int st_grow_map(store_t *s, uint64_t seen)
 {
-    if (s->map_size >= s->max_map) {
-        log_error("map full dir=%s map=%llu: the maximum map size is reached", s->dir,
-                  (unsigned long long)s->map_size);
+    if (st_lock_depth(s) > 0) {
+        log_error("map full dir=%s: a write inside a read callback cannot grow the map", s->dir);
         return DK_EFULL;
     }
-    uint64_t next = s->map_size * 2;
-    if (next > s->max_map) {
-        next = s->max_map;
-    }
     pthread_rwlock_wrlock(&s->lock);
-    int rc = mdb_env_set_mapsize(s->env, next);
+    int rc = 0;
+    uint64_t next = s->map_size;
+    if (s->map_size <= seen) {
+        if (s->map_size >= s->max_map) {
+            pthread_rwlock_unlock(&s->lock);
+            log_error("map full dir=%s map=%llu: the maximum map size is reached", s->dir,
+                      (unsigned long long)s->map_size);
+            return DK_EFULL;
+        }
+        next = s->map_size * 2 > s->max_map ? s->max_map : s->map_size * 2;
+        if ((rc = mdb_env_set_mapsize(s->env, next)) == 0) {
+            MDB_envinfo info;
+            mdb_env_info(s->env, &info);
+            s->map_size = info.me_mapsize;
+            next = s->map_size;
+        }
+    }
     pthread_rwlock_unlock(&s->lock);
     if (rc != 0) {
         log_error("map grow dir=%s to %llu: %s", s->dir, (unsigned long long)next,
                   mdb_strerror(rc));
         return DK_ESTORE;
     }
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    s->map_size = info.me_mapsize;
-    log_warn("map grown dir=%s map=%llu", s->dir, (unsigned long long)s->map_size);
+    if (next > seen) {
+        log_warn("map grown dir=%s map=%llu", s->dir, (unsigned long long)next);
+    }
     return 0;
 }
 
 /* ---- the write context: caches of cells and units touched by one txn --------------------- */
-typedef struct {
-    store_unit_t cur, orig;
-    bool existed, child_rec; /* child_rec: a record of the children DBI */
-} wunit_t;
 
-typedef struct {
-    store_t *s;
-    MDB_txn *txn;
-    uint64_t prev, next; /* versions */
-    uint64_t events, rejected, tallied;
-    bool meta_dirty;
-    tally_set_t *cells, *orig;
-    wunit_t *units;
-    size_t nunits, capunits;
-    int64_t now;
-} wctx_t;
-
-static void w_free(wctx_t *w)
+/* Ends what w holds: aborts a txn still alive, releases the shared lock, frees the caches. */
+void st_w_free(st_wctx_t *w)
 {
+    if (w->txn) {
+        mdb_txn_abort(w->txn);
+        w->txn = NULL;
+    }
+    if (w->locked) {
+        st_unlock_shared(w->s);
+        w->locked = false;
+    }
     tally_set_destroy(&w->cells);
     tally_set_destroy(&w->orig);
     free(w->units);
@@ -392,20 +535,30 @@ static void w_free(wctx_t *w)
     w->nunits = w->capunits = 0;
 }
 
-static int w_begin(store_t *s, wctx_t *w)
+/* Begins the write txn holding the shared lock until st_w_free: a map resize by another thread
+ * (st_grow_map) must wait for this txn too, not only for readers. On failure w holds nothing. */
+int st_w_begin(store_t *s, st_wctx_t *w)
 {
     memset(w, 0, sizeof *w);
     w->s = s;
+    st_lock_shared(s);
     int rc = mdb_txn_begin(s->env, NULL, 0, &w->txn);
     if (rc == MDB_MAP_RESIZED) {
-        pthread_rwlock_wrlock(&s->lock);
-        mdb_env_set_mapsize(s->env, 0);
-        pthread_rwlock_unlock(&s->lock);
+        st_unlock_shared(s);
+        if (!adopt_map(s)) {
+            w->txn = NULL;
+            return rc;
+        }
+        st_lock_shared(s);
         rc = mdb_txn_begin(s->env, NULL, 0, &w->txn);
     }
     if (rc != 0) {
+        st_unlock_shared(s);
+        w->txn = NULL;
         return rc;
     }
+    w->locked = true;
+    w->map_size = s->map_size;
     w->prev = st_meta_get(w->txn, s, "version");
     w->next = w->prev + 1;
     w->events = st_meta_get(w->txn, s, "events");
@@ -418,7 +571,7 @@ static int w_begin(store_t *s, wctx_t *w)
 }
 
 /* The cached cell, loaded from the store on first use (all-zero when absent). */
-static int w_cell(wctx_t *w, uint32_t unit, uint32_t day, uint64_t cat, tally_cell_t **out)
+int st_w_cell(st_wctx_t *w, uint32_t unit, uint32_t day, uint64_t cat, tally_cell_t **out)
 {
     bool created;
     tally_cell_t *c = tally_set_put(w->cells, unit, day, cat, &created);
@@ -444,7 +597,7 @@ static int w_cell(wctx_t *w, uint32_t unit, uint32_t day, uint64_t cat, tally_ce
 
 /* The cached unit (or child record), loaded on first use; created (owner as given) when absent
  * and create is set, else DK_ENOTFOUND. */
-static int w_unit(wctx_t *w, uint32_t unit, bool child_rec, bool create, uint32_t owner,
+int st_w_unit(st_wctx_t *w, uint32_t unit, bool child_rec, bool create, uint32_t owner,
                   store_unit_t **out)
 {
     for (size_t i = 0; i < w->nunits; i++) {
@@ -467,7 +620,7 @@ static int w_unit(wctx_t *w, uint32_t unit, bool child_rec, bool create, uint32_
         w->capunits = w->capunits ? w->capunits * 2 : 16;
         w->units = xrealloc(w->units, w->capunits * sizeof *w->units);
     }
-    wunit_t *wu = &w->units[w->nunits];
+    st_wunit_t *wu = &w->units[w->nunits];
     memset(wu, 0, sizeof *wu);
     wu->child_rec = child_rec;
     if (rc == 0) {
@@ -486,7 +639,7 @@ static int w_unit(wctx_t *w, uint32_t unit, bool child_rec, bool create, uint32_
     return 0;
 }
 
-static int changes_put(wctx_t *w, uint64_t version, uint8_t type, const uint8_t *id, size_t idlen,
+static int changes_put(st_wctx_t *w, uint64_t version, uint8_t type, const uint8_t *id, size_t idlen,
                        bool del)
 {
     uint8_t key[25] = {0};
@@ -510,7 +663,7 @@ static bool unit_same(const store_unit_t *a, const store_unit_t *b)
 
 /* Writes every changed cell and unit with version w->next, moves their change-index entries, and
  * fills result's cells and units. Returns the number of changed objects via *changed. */
-static int w_flush(wctx_t *w, store_commit_t *result, size_t *changed)
+static int w_flush(st_wctx_t *w, store_commit_t *result, size_t *changed)
 {
     int rc;
     *changed = 0;
@@ -553,7 +706,7 @@ static int w_flush(wctx_t *w, store_commit_t *result, size_t *changed)
     }
     result->units = w->nunits ? xcalloc(w->nunits, sizeof *result->units) : NULL;
     for (size_t i = 0; i < w->nunits; i++) {
-        wunit_t *wu = &w->units[i];
+        st_wunit_t *wu = &w->units[i];
         if (wu->existed && unit_same(&wu->cur, &wu->orig)) {
             continue;
         }
@@ -577,7 +730,7 @@ static int w_flush(wctx_t *w, store_commit_t *result, size_t *changed)
 
 /* Ends the txn: commits with the new version when anything changed, else aborts (nothing to
  * write, the version stays). */
-static int w_end(wctx_t *w, store_commit_t *result, bool force)
+int st_w_end(st_wctx_t *w, store_commit_t *result, bool force)
 {
     size_t changed = 0;
     int rc = w_flush(w, result, &changed);
@@ -602,120 +755,11 @@ static int w_end(wctx_t *w, store_commit_t *result, bool force)
         w->txn = NULL;
     }
     result->prev_version = w->prev;
+    memcpy(result->epoch, w->s->epoch, STORE_EPOCH_LEN);
     return rc;
 }
 
-/* ---- commit: events -------------------------------------------------------------------------- */
-/* events value header: version u64 | root u64 | recv_at i64 | flags u8, then the packed event. */
-static int set_result(store_result_t *r, store_outcome_t out, int code, const char *field,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int set_result(store_result_t *r, store_outcome_t out, int code, const char *field,
-                      const char *fmt, ...)
-{
-    r->outcome = out;
-    r->code = code;
-    free(r->field);
-    free(r->reason);
-    r->field = field && *field ? xstrdup(field) : NULL;
-    r->reason = NULL;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0) {
-            abort();
-        }
-        va_end(ap);
-        r->reason = msg;
-    }
-    return 0;
-}
-
-static void hash_bytes(const uint8_t *b, size_t len, uint8_t out[32])
-{
-    crypto_generichash(out, 32, b, len, NULL, 0);
-}
-
-/* Marks (commune, seq) decided in the unit state: max_seq, and the high-water mark advances over
- * every seq now decided (batches may have arrived out of order). */
-static int advance(wctx_t *w, store_unit_t *u, uint32_t commune, uint64_t seq)
-{
-    if (seq > u->max_seq) {
-        u->max_seq = seq;
-    }
-    if (seq == u->high_water + 1 && seq == u->max_seq) {
-        /* In-order arrival (the common case): nothing above seq is decided, no lookups. */
-        u->high_water = seq;
-        return 0;
-    }
-    for (;;) {
-        uint8_t key[12];
-        st_seq_key(key, commune, u->high_water + 1);
-        MDB_val k = {12, key}, v;
-        int rc = mdb_get(w->txn, w->s->dbi[DBI_EVENTS], &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            rc = mdb_get(w->txn, w->s->dbi[DBI_DECIDED], &k, &v);
-        }
-        if (rc == MDB_NOTFOUND) {
-            return 0;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        u->high_water++;
-    }
-}
-
-/* Remembers a rejection (kind 1) or an origin-key alias (kind 2) of (commune, seq). */
-static int record_decided(wctx_t *w, store_unit_t *u, const store_item_t *it, uint8_t kind,
-                          uint64_t alias_of, const store_result_t *r)
-{
-    const char *field = r->field ? r->field : "";
-    const char *reason = r->reason ? r->reason : "";
-    size_t fl = strlen(field), rl = strlen(reason);
-    size_t len = 1 + 4 + 8 + 32 + fl + 1 + rl + 1;
-    uint8_t *buf = xmalloc(len);
-    buf[0] = kind;
-    st_put_u32(buf + 1, (uint32_t)r->code);
-    st_put_u64(buf + 5, alias_of);
-    hash_bytes(it->bytes, it->len, buf + 13);
-    memcpy(buf + 45, field, fl + 1);
-    memcpy(buf + 45 + fl + 1, reason, rl + 1);
-    uint8_t key[12];
-    st_seq_key(key, it->commune, it->ev->seq);
-    MDB_val k = {12, key}, v = {len, buf};
-    int rc = mdb_put(w->txn, w->s->dbi[DBI_DECIDED], &k, &v, MDB_NOOVERWRITE);
-    free(buf);
-    if (rc != 0) {
-        return rc;
-    }
-    if (kind == 1) {
-        u->rejected++;
-        w->rejected++;
-    }
-    w->meta_dirty = true;
-    return advance(w, u, it->commune, it->ev->seq);
-}
-
-static int reject(wctx_t *w, store_unit_t *u, const store_item_t *it, store_result_t *r, int code,
-                  const char *field, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static int reject(wctx_t *w, store_unit_t *u, const store_item_t *it, store_result_t *r, int code,
-                  const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0) {
-        abort();
-    }
-    va_end(ap);
-    set_result(r, STORE_REJECTED, code, field, "%s", msg);
-    free(msg);
-    log_info("rejected commune=%u seq=%llu code=%d field=%s", it->commune,
-             (unsigned long long)it->ev->seq, code, field ? field : "-");
-    return record_decided(w, u, it, 1, 0, r);
-}
-
+/* ---- stored event records ------------------------------------------------------------------ */
 int st_event_load(MDB_txn *txn, store_t *s, uint32_t commune, uint64_t seq, bool decode,
                   st_evrec_t *out)
 {
@@ -780,699 +824,4 @@ int st_head_get(MDB_txn *txn, store_t *s, uint32_t commune, uint64_t root, uint6
     *head = st_get_u64(v.mv_data);
     *voided = st_get_u64((uint8_t *)v.mv_data + 8);
     return 0;
-}
-
-/* Adds sign x the contribution of event ev (of commune) to the cached cells and the unit's and
- * store's effective event counts. */
-static int contribute(wctx_t *w, store_unit_t *u, uint32_t commune, const Dk__Event *ev, int sign)
-{
-    uint64_t cat;
-    int64_t m[CATEGORY_MEASURES];
-    int rc = category_of_event(ev, &cat, m);
-    if (rc != 0) {
-        return rc;
-    }
-    tally_cell_t *c;
-    if ((rc = w_cell(w, commune, ev->date, cat, &c)) != 0) {
-        return rc;
-    }
-    if (tally_add(c, m, CATEGORY_MEASURES, sign) != 0) {
-        return DK_EV_RANGE;
-    }
-    int64_t d = sign * m[DK__MEASURE__M_EVENTS];
-    u->events = (uint64_t)((int64_t)u->events + d);
-    w->tallied = (uint64_t)((int64_t)w->tallied + d);
-    return 0;
-}
-
-/* Contribution of the stored event (commune, seq), decoded from the store. */
-static int contribute_stored(wctx_t *w, store_unit_t *u, uint32_t commune, uint64_t seq, int sign)
-{
-    st_evrec_t rec;
-    int rc = st_event_load(w->txn, w->s, commune, seq, true, &rec);
-    if (rc == 0) {
-        rc = contribute(w, u, commune, rec.ev, sign);
-    } else if (rc == MDB_NOTFOUND || rc == DK_EDECODE) {
-        log_error("commune=%u seq=%llu: chain member missing or undecodable", commune,
-                  (unsigned long long)seq);
-        rc = DK_ESTORE;
-    }
-    st_evrec_clear(&rec);
-    return rc;
-}
-
-/* Where a correction or void of target points: its stored event (resolving an origin-key alias),
- * the chain's root, or why not. Returns 0 (found), STORE_DEFERRED (may still arrive), or fills
- * r with a DK_EV_TARGET rejection text and returns DK_EV_TARGET. */
-static int resolve_target(wctx_t *w, const store_unit_t *u, uint32_t commune, uint64_t seq,
-                          uint64_t *target, uint64_t *root, const char **why_fmt)
-{
-    for (int hop = 0; hop < 2; hop++) {
-        st_evrec_t rec;
-        int rc = st_event_load(w->txn, w->s, commune, *target, false, &rec);
-        if (rc == 0) {
-            if (rec.flags & 1) {
-                *why_fmt = "Sự kiện số %llu là một lệnh hủy: không thể sửa hoặc hủy nó.";
-                return DK_EV_TARGET;
-            }
-            *root = rec.root ? rec.root : *target;
-            return 0;
-        }
-        if (rc != MDB_NOTFOUND) {
-            return rc;
-        }
-        uint8_t key[12];
-        st_seq_key(key, commune, *target);
-        MDB_val k = {12, key}, v;
-        rc = mdb_get(w->txn, w->s->dbi[DBI_DECIDED], &k, &v);
-        if (rc == 0) {
-            const uint8_t *p = v.mv_data;
-            if (v.mv_size >= 13 && p[0] == 2) {
-                *target = st_get_u64(p + 5); /* the stored event this seq duplicated */
-                continue;
-            }
-            *why_fmt = "Sự kiện số %llu đã bị từ chối nên không thể sửa hoặc hủy.";
-            return DK_EV_TARGET;
-        }
-        if (rc != MDB_NOTFOUND) {
-            return rc;
-        }
-        if (*target > u->high_water) {
-            return STORE_DEFERRED;
-        }
-        break;
-    }
-    *why_fmt = "Không có sự kiện số %llu để sửa hoặc hủy.";
-    return DK_EV_TARGET;
-}
-
-static int put_event(wctx_t *w, const store_item_t *it, uint64_t root, bool is_void)
-{
-    size_t len = ST_EV_HDR + it->len;
-    uint8_t *buf = xmalloc(len);
-    st_put_u64(buf, w->next);
-    st_put_u64(buf + 8, root);
-    st_put_u64(buf + 16, (uint64_t)w->now);
-    buf[24] = is_void ? 1 : 0;
-    memcpy(buf + ST_EV_HDR, it->bytes, it->len);
-    uint8_t key[12];
-    st_seq_key(key, it->commune, it->ev->seq);
-    MDB_val k = {12, key}, v = {len, buf};
-    int rc = mdb_put(w->txn, w->s->dbi[DBI_EVENTS], &k, &v, MDB_NOOVERWRITE);
-    free(buf);
-    if (rc != 0) {
-        return rc;
-    }
-    w->events++;
-    uint8_t lk[8];
-    st_put_u64(lk, w->events);
-    MDB_val lkv = {8, lk}, lv = {12, key};
-    return mdb_put(w->txn, w->s->dbi[DBI_EVLOG], &lkv, &lv, MDB_APPEND);
-}
-
-static int put_head(wctx_t *w, uint32_t commune, uint64_t root, uint64_t head, uint64_t voided)
-{
-    uint8_t key[12], val[16];
-    st_seq_key(key, commune, root);
-    st_put_u64(val, head);
-    st_put_u64(val + 8, voided);
-    MDB_val k = {12, key}, v = {16, val};
-    return mdb_put(w->txn, w->s->dbi[DBI_HEADS], &k, &v, 0);
-}
-
-/* Decides one item (see store.h for the rules). Returns 0 with *r filled, or an LMDB/DK error
- * that fails the whole commit. */
-static int commit_item(wctx_t *w, const store_item_t *it, store_result_t *r)
-{
-    const Dk__Event *ev = it->ev;
-    uint32_t c = it->commune;
-    uint64_t seq = ev->seq;
-    r->commune = c;
-    r->seq = seq;
-    uint8_t key[12];
-    st_seq_key(key, c, seq);
-    MDB_val k = {12, key}, v;
-
-    store_unit_t *u;
-    int rc = w_unit(w, c, false, true, 0, &u);
-    if (rc != 0) {
-        return rc;
-    }
-    /* 1. Decided before: the same answer again, or a conflict. Every decided seq is <= max_seq,
-     * so a seq above it needs no lookup. */
-    rc = seq > u->max_seq ? MDB_NOTFOUND : mdb_get(w->txn, w->s->dbi[DBI_EVENTS], &k, &v);
-    if (rc == 0) {
-        if (v.mv_size == ST_EV_HDR + it->len &&
-            memcmp((uint8_t *)v.mv_data + ST_EV_HDR, it->bytes, it->len) == 0) {
-            return set_result(r, STORE_DUPLICATE, 0, NULL, NULL);
-        }
-        return set_result(r, STORE_REJECTED, DK_EV_CONFLICT, "seq",
-                          "Số thứ tự %llu của xã %u đã được dùng cho một sự kiện khác.",
-                          (unsigned long long)seq, c);
-    } else if (rc != MDB_NOTFOUND) {
-        return rc;
-    }
-    rc = seq > u->max_seq ? MDB_NOTFOUND : mdb_get(w->txn, w->s->dbi[DBI_DECIDED], &k, &v);
-    if (rc == 0) {
-        const uint8_t *p = v.mv_data;
-        uint8_t h[32];
-        hash_bytes(it->bytes, it->len, h);
-        if (v.mv_size < 47 || memcmp(p + 13, h, 32) != 0) {
-            return set_result(r, STORE_REJECTED, DK_EV_CONFLICT, "seq",
-                              "Số thứ tự %llu của xã %u đã được dùng cho một sự kiện khác.",
-                              (unsigned long long)seq, c);
-        }
-        if (p[0] == 2) {
-            return set_result(r, STORE_DUPLICATE, 0, NULL, NULL);
-        }
-        const char *field = (const char *)p + 45;
-        const char *reason = field + strnlen(field, v.mv_size - 45) + 1;
-        return set_result(r, STORE_REJECTED, (int32_t)st_get_u32(p + 1), field, "%s", reason);
-    } else if (rc != MDB_NOTFOUND) {
-        return rc;
-    }
-
-    /* 2. The caller's validation verdict. */
-    if (it->reject_code) {
-        return reject(w, u, it, r, it->reject_code, it->reject_field, "%s",
-                      it->reject_reason && *it->reject_reason
-                          ? it->reject_reason
-                          : "Sự kiện không hợp lệ nên không được ghi nhận.");
-    }
-    if (u->owner != 0) {
-        return reject(w, u, it, r, DK_EV_COMMUNE, "commune",
-                      "Xã %u thuộc số liệu của đơn vị %u, không nhận sự kiện trực tiếp.", c,
-                      u->owner);
-    }
-    if (ev->has_commune && ev->commune != c) {
-        return reject(w, u, it, r, DK_EV_COMMUNE, "commune",
-                      "Sự kiện ghi mã xã %u nhưng được gửi từ xã %u.", ev->commune, c);
-    }
-
-    /* 3. Corrections and voids: find the chain. */
-    bool is_void = ev->body_case == DK__EVENT__BODY_VOID;
-    uint64_t target = 0, root = 0;
-    const char *tfield = is_void ? "void.target_seq" : "corrects_seq";
-    if (is_void) {
-        target = ev->void_ && ev->void_->has_target_seq ? ev->void_->target_seq : 0;
-        if (target == 0) {
-            return reject(w, u, it, r, DK_EV_MISSING, tfield,
-                          "Lệnh hủy thiếu số thứ tự của sự kiện cần hủy.");
-        }
-    } else if (ev->has_corrects_seq && ev->corrects_seq) {
-        target = ev->corrects_seq;
-    }
-    uint64_t head = 0, voided = 0;
-    if (target) {
-        if (target >= seq) {
-            return reject(w, u, it, r, DK_EV_TARGET, tfield,
-                          "Sự kiện cần sửa hoặc hủy (số %llu) phải có số thứ tự nhỏ hơn %llu.",
-                          (unsigned long long)target, (unsigned long long)seq);
-        }
-        const char *why = NULL;
-        uint64_t asked = target;
-        rc = resolve_target(w, u, c, seq, &target, &root, &why);
-        if (rc == STORE_DEFERRED) {
-            log_info("deferred commune=%u seq=%llu target=%llu (not received yet)", c,
-                     (unsigned long long)seq, (unsigned long long)asked);
-            return set_result(r, STORE_DEFERRED, 0, NULL, NULL);
-        }
-        if (rc == DK_EV_TARGET) {
-            return reject(w, u, it, r, DK_EV_TARGET, tfield, why, (unsigned long long)asked);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if ((rc = st_head_get(w->txn, w->s, c, root, &head, &voided)) != 0) {
-            return rc;
-        }
-        if (voided) {
-            return reject(w, u, it, r, DK_EV_TARGET, tfield,
-                          "Sự kiện số %llu đã bị hủy (bởi sự kiện số %llu).",
-                          (unsigned long long)asked, (unsigned long long)voided);
-        }
-    }
-
-    /* 4. The same CSV row (origin_key) stored before under another seq. */
-    uint8_t okey[4 + 16];
-    bool has_origin = ev->has_origin_key && ev->origin_key.len == 16;
-    if (has_origin) {
-        st_put_u32(okey, c);
-        memcpy(okey + 4, ev->origin_key.data, 16);
-        MDB_val ok = {sizeof okey, okey}, ov;
-        rc = mdb_get(w->txn, w->s->dbi[DBI_ORIGINS], &ok, &ov);
-        if (rc == 0 && ov.mv_size == 8) {
-            uint64_t prior = st_get_u64(ov.mv_data);
-            uint64_t prior_root = 0;
-            if (target) {
-                st_evrec_t pr;
-                if (st_event_load(w->txn, w->s, c, prior, false, &pr) == 0) {
-                    prior_root = pr.root ? pr.root : prior;
-                }
-            }
-            if (!target || prior_root != root) {
-                set_result(r, STORE_DUPLICATE, 0, NULL, NULL);
-                log_info("duplicate row commune=%u seq=%llu same origin_key as seq=%llu", c,
-                         (unsigned long long)seq, (unsigned long long)prior);
-                return record_decided(w, u, it, 2, prior, r);
-            }
-        } else if (rc != 0 && rc != MDB_NOTFOUND) {
-            return rc;
-        }
-    }
-
-    /* 5. Tallies. All checks that can refuse are done before any cell changes, except overflow,
-     * which is undone by hand. */
-    if (!is_void) {
-        uint64_t cat;
-        int64_t m[CATEGORY_MEASURES];
-        if (category_of_event(ev, &cat, m) != 0) {
-            return reject(w, u, it, r, DK_EV_KIND, NULL,
-                          "Không xác định được loại hoạt động hoặc quỹ của sự kiện.");
-        }
-    }
-    bool counts = !target || is_void || seq > head;
-    if (target && counts) {
-        if ((rc = contribute_stored(w, u, c, head, -1)) != 0) {
-            return rc == DK_EV_RANGE ? reject(w, u, it, r, DK_EV_RANGE, NULL,
-                                              "Số liệu làm tổng cộng vượt quá giới hạn.")
-                                     : rc;
-        }
-    }
-    if (!is_void && counts) {
-        if ((rc = contribute(w, u, c, ev, +1)) != 0) {
-            if (rc != DK_EV_RANGE) {
-                return rc;
-            }
-            if (target && (rc = contribute_stored(w, u, c, head, +1)) != 0) {
-                return rc;
-            }
-            return reject(w, u, it, r, DK_EV_RANGE, NULL,
-                          "Số liệu làm tổng cộng vượt quá giới hạn.");
-        }
-    }
-
-    /* 6. The event, its chain and its row key. */
-    if ((rc = put_event(w, it, root, is_void)) != 0) {
-        return rc;
-    }
-    if (target) {
-        if (is_void) {
-            rc = put_head(w, c, root, head, seq);
-        } else if (counts) {
-            rc = put_head(w, c, root, seq, 0);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (has_origin) {
-        MDB_val ok = {sizeof okey, okey}, ov;
-        uint8_t sb[8];
-        st_put_u64(sb, seq);
-        ov.mv_size = 8;
-        ov.mv_data = sb;
-        if ((rc = mdb_put(w->txn, w->s->dbi[DBI_ORIGINS], &ok, &ov, 0)) != 0) {
-            return rc;
-        }
-    }
-    u->records++;
-    w->meta_dirty = true;
-    set_result(r, STORE_STORED, 0, NULL, NULL);
-    return advance(w, u, c, seq);
-}
-
-static int apply_touch(wctx_t *w, const store_touch_t *t)
-{
-    store_unit_t *u;
-    int rc = w_unit(w, t->commune, false, true, 0, &u);
-    if (rc != 0) {
-        return rc;
-    }
-    if (u->owner != 0) {
-        log_warn("touch commune=%u ignored: the unit belongs to child %u", t->commune, u->owner);
-        return 0;
-    }
-    if (t->last_contact) {
-        u->last_contact = t->last_contact;
-    }
-    if (t->has_backlog) {
-        u->backlog = t->backlog;
-        u->oldest_waiting = t->oldest_waiting;
-    }
-    if (t->instance) {
-        u->instance_len = t->instance_len > 16 ? 16 : t->instance_len;
-        memset(u->instance, 0, sizeof u->instance);
-        memcpy(u->instance, t->instance, u->instance_len);
-    }
-    return 0;
-}
-
-typedef struct {
-    const store_item_t *items;
-    size_t i;
-} order_t;
-
-static int cmp_order(const void *a, const void *b)
-{
-    const order_t *x = a, *y = b;
-    const store_item_t *p = &x->items[x->i], *q = &y->items[y->i];
-    if (p->commune != q->commune) {
-        return p->commune < q->commune ? -1 : 1;
-    }
-    if (p->ev->seq != q->ev->seq) {
-        return p->ev->seq < q->ev->seq ? -1 : 1;
-    }
-    return x->i < y->i ? -1 : (x->i > y->i);
-}
-
-static void results_free(store_commit_t *r)
-{
-    for (size_t i = 0; i < r->nresults; i++) {
-        free(r->results[i].field);
-        free(r->results[i].reason);
-    }
-    free(r->results);
-    free(r->cells);
-    free(r->units);
-    memset(r, 0, sizeof *r);
-}
-
-void store_commit_clear(store_commit_t *result)
-{
-    if (result) {
-        results_free(result);
-    }
-}
-
-static int commit_once(store_t *s, const store_item_t *items, size_t n, const order_t *order,
-                       const store_touch_t *touches, size_t nt, store_commit_t *res)
-{
-    wctx_t w;
-    int rc = w_begin(s, &w);
-    if (rc != 0) {
-        return rc;
-    }
-    res->results = n ? xcalloc(n, sizeof *res->results) : NULL;
-    res->nresults = n;
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        size_t i = order[k].i;
-        rc = commit_item(&w, &items[i], &res->results[i]);
-    }
-    for (size_t k = 0; k < nt && rc == 0; k++) {
-        rc = apply_touch(&w, &touches[k]);
-    }
-    if (rc == 0) {
-        rc = w_end(&w, res, false);
-    } else if (w.txn) {
-        mdb_txn_abort(w.txn);
-    }
-    w_free(&w);
-    return rc;
-}
-
-int store_commit(store_t *self, const store_item_t *items, size_t n, const store_touch_t *touches,
-                 size_t nt, store_commit_t *result)
-{
-    memset(result, 0, sizeof *result);
-    if (self->ro) {
-        return DK_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!items[i].ev || !items[i].ev->has_seq || items[i].ev->seq == 0 ||
-            (!items[i].bytes && items[i].len)) {
-            log_error("commit: item %zu has no event or seq", i);
-            return DK_EINVAL;
-        }
-    }
-    order_t *order = n ? xmalloc(n * sizeof *order) : NULL;
-    for (size_t i = 0; i < n; i++) {
-        order[i].items = items;
-        order[i].i = i;
-    }
-    if (n > 1) {
-        qsort(order, n, sizeof *order, cmp_order);
-    }
-    int rc;
-    for (;;) {
-        rc = commit_once(self, items, n, order, touches, nt, result);
-        if (rc != MDB_MAP_FULL) {
-            break;
-        }
-        results_free(result);
-        if ((rc = grow_map(self)) != 0) {
-            break;
-        }
-    }
-    free(order);
-    if (rc != 0) {
-        if (rc != DK_EFULL) {
-            log_error("commit dir=%s items=%zu: %s", self->dir, n,
-                      rc < -1000 || rc > 0 ? mdb_strerror(rc) : err_str(rc));
-        }
-        results_free(result);
-        return st_map_rc(rc);
-    }
-    for (size_t i = 0; i < n; i++) {
-        switch (result->results[i].outcome) {
-        case STORE_STORED: result->stored++; break;
-        case STORE_DUPLICATE: result->duplicates++; break;
-        case STORE_REJECTED: result->rejected++; break;
-        case STORE_DEFERRED: result->deferred++; break;
-        }
-    }
-    log_debug("commit version=%llu items=%zu stored=%zu dup=%zu rejected=%zu deferred=%zu",
-              (unsigned long long)result->version, n, result->stored, result->duplicates,
-              result->rejected, result->deferred);
-    return 0;
-}
-
-/* ---- child aggregators --------------------------------------------------------------------- */
-static int child_set_cell(wctx_t *w, uint32_t child, const Dk__Cell *pc, tally_set_t *seen)
-{
-    if (!pc->has_unit || !pc->has_day || !pc->has_category || pc->n_m > TALLY_MAX_MEASURES) {
-        log_error("child=%u: a cell without unit/day/category or with %zu measures", child,
-                  pc->n_m);
-        return DK_EINVAL;
-    }
-    store_unit_t *u;
-    int rc = w_unit(w, pc->unit, false, true, child, &u);
-    if (rc != 0) {
-        return rc;
-    }
-    if (u->owner != child) {
-        log_error("child=%u: unit=%u belongs to %s %u; apply refused", child, pc->unit,
-                  u->owner ? "child" : "local events, not to a child", u->owner);
-        return DK_EAUTH;
-    }
-    tally_cell_t *c;
-    if ((rc = w_cell(w, pc->unit, pc->day, pc->category, &c)) != 0) {
-        return rc;
-    }
-    int64_t old_ev = c->m[DK__MEASURE__M_EVENTS];
-    memset(c->m, 0, sizeof c->m);
-    for (size_t i = 0; i < pc->n_m; i++) {
-        c->m[i] = pc->m[i];
-    }
-    c->owner = child;
-    w->tallied = (uint64_t)((int64_t)w->tallied - old_ev + c->m[DK__MEASURE__M_EVENTS]);
-    if (seen) {
-        tally_set_put(seen, pc->unit, pc->day, pc->category, NULL);
-    }
-    return 0;
-}
-
-static int child_set_unit(wctx_t *w, uint32_t child, const Dk__UnitState *pu)
-{
-    if (!pu->has_unit) {
-        return DK_EINVAL;
-    }
-    store_unit_t *u;
-    int rc = w_unit(w, pu->unit, false, true, child, &u);
-    if (rc != 0) {
-        return rc;
-    }
-    if (u->owner != child) {
-        log_error("child=%u: unit state of unit=%u that belongs to %u; apply refused", child,
-                  pu->unit, u->owner);
-        return DK_EAUTH;
-    }
-    uint64_t version = u->version;
-    memset(u, 0, sizeof *u);
-    u->unit = pu->unit;
-    u->owner = child;
-    u->version = version;
-    u->high_water = pu->high_water;
-    u->max_seq = pu->max_seq;
-    u->last_contact = pu->last_contact;
-    u->backlog = pu->backlog;
-    u->oldest_waiting = pu->oldest_waiting;
-    u->events = pu->events;
-    u->rejected = pu->rejected;
-    if (pu->has_instance) {
-        u->instance_len = pu->instance.len > 16 ? 16 : pu->instance.len;
-        memcpy(u->instance, pu->instance.data, u->instance_len);
-    }
-    u->last_pull = pu->last_pull;
-    u->child_version = pu->child_version;
-    u->failed_pulls = pu->failed_pulls;
-    if (pu->last_error) {
-        snprintf(u->last_error, sizeof u->last_error, "%s", pu->last_error);
-    }
-    return 0;
-}
-
-/* Full snapshot: every cell the child owns that the pages did not mention becomes zero. */
-static int child_zero_missing(wctx_t *w, uint32_t child, tally_set_t *seen)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(w->txn, w->s->dbi[DBI_OWNED], &cur);
-    if (rc != 0) {
-        return rc;
-    }
-    uint8_t start[4];
-    st_put_u32(start, child);
-    MDB_val k = {4, start}, v;
-    /* Collect first: w_cell reads the cells DBI, not this one, but keep the cursor walk clean. */
-    size_t n = 0, cap = 0;
-    uint8_t(*keys)[TALLY_KEY_LEN] = NULL;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 4 + TALLY_KEY_LEN || st_get_u32(k.mv_data) != child) {
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            keys = xrealloc(keys, cap * sizeof *keys);
-        }
-        memcpy(keys[n++], (uint8_t *)k.mv_data + 4, TALLY_KEY_LEN);
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        free(keys);
-        return rc;
-    }
-    rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        uint32_t unit, day;
-        uint64_t cat;
-        tally_key_decode(keys[i], TALLY_KEY_LEN, &unit, &day, &cat);
-        if (tally_set_get(seen, unit, day, cat)) {
-            continue;
-        }
-        tally_cell_t *c;
-        if ((rc = w_cell(w, unit, day, cat, &c)) == 0 && c->owner == child) {
-            w->tallied = (uint64_t)((int64_t)w->tallied - c->m[DK__MEASURE__M_EVENTS]);
-            memset(c->m, 0, sizeof c->m);
-        }
-    }
-    free(keys);
-    return rc;
-}
-
-static int child_apply_once(store_t *s, uint32_t child, const Dk__Snapshot *const *pages,
-                            size_t npages, bool full, int64_t now, store_commit_t *res)
-{
-    wctx_t w;
-    int rc = w_begin(s, &w);
-    if (rc != 0) {
-        return rc;
-    }
-    tally_set_t *seen = full ? tally_set_new() : NULL;
-    uint64_t child_version = 0;
-    for (size_t p = 0; p < npages && rc == 0; p++) {
-        const Dk__Snapshot *pg = pages[p];
-        if (pg->version > child_version) {
-            child_version = pg->version;
-        }
-        for (size_t i = 0; i < pg->n_cells && rc == 0; i++) {
-            rc = child_set_cell(&w, child, pg->cells[i], seen);
-        }
-        for (size_t i = 0; i < pg->n_units && rc == 0; i++) {
-            rc = child_set_unit(&w, child, pg->units[i]);
-        }
-    }
-    if (rc == 0 && full) {
-        rc = child_zero_missing(&w, child, seen);
-    }
-    store_unit_t *rec = NULL;
-    if (rc == 0 && (rc = w_unit(&w, child, true, true, 0, &rec)) == 0) {
-        rec->child_version = child_version;
-        rec->last_pull = now;
-        rec->failed_pulls = 0;
-        rec->last_error[0] = '\0';
-    }
-    tally_set_destroy(&seen);
-    if (rc == 0) {
-        w.meta_dirty = true;
-        rc = w_end(&w, res, true);
-    } else if (w.txn) {
-        mdb_txn_abort(w.txn);
-    }
-    w_free(&w);
-    return rc;
-}
-
-int store_child_apply(store_t *self, uint32_t child_unit, const Dk__Snapshot *const *pages,
-                      size_t npages, bool full, int64_t now, store_commit_t *result)
-{
-    memset(result, 0, sizeof *result);
-    if (self->ro || child_unit == 0) {
-        return DK_EINVAL;
-    }
-    for (size_t p = 0; p < npages; p++) {
-        if (!pages[p] || (pages[p]->has_resync && pages[p]->resync)) {
-            log_error("child=%u: page %zu is a resync answer; nothing applied", child_unit, p);
-            return DK_EINVAL;
-        }
-    }
-    int rc;
-    for (;;) {
-        rc = child_apply_once(self, child_unit, pages, npages, full, now, result);
-        if (rc != MDB_MAP_FULL) {
-            break;
-        }
-        results_free(result);
-        if ((rc = grow_map(self)) != 0) {
-            break;
-        }
-    }
-    if (rc != 0) {
-        results_free(result);
-        return st_map_rc(rc);
-    }
-    log_info("child=%u applied pages=%zu full=%d cells=%zu units=%zu version=%llu", child_unit,
-             npages, full, result->ncells, result->nunits, (unsigned long long)result->version);
-    return 0;
-}
-
-int store_child_note_failure(store_t *self, uint32_t child_unit, int64_t now, const char *error)
-{
-    if (self->ro || child_unit == 0) {
-        return DK_EINVAL;
-    }
-    int rc;
-    store_commit_t res;
-    for (;;) {
-        memset(&res, 0, sizeof res);
-        wctx_t w;
-        if ((rc = w_begin(self, &w)) != 0) {
-            break;
-        }
-        store_unit_t *rec;
-        if ((rc = w_unit(&w, child_unit, true, true, 0, &rec)) == 0) {
-            rec->failed_pulls++;
-            rec->last_attempt = now;
-            snprintf(rec->last_error, sizeof rec->last_error, "%s", error ? error : "");
-            rc = w_end(&w, &res, true);
-        } else {
-            mdb_txn_abort(w.txn);
-        }
-        w_free(&w);
-        results_free(&res);
-        if (rc != MDB_MAP_FULL || (rc = grow_map(self)) != 0) {
-            break;
-        }
-    }
-    return st_map_rc(rc);
 }

@@ -1,12 +1,23 @@
 /* store — dk-aggregator's LMDB store: events, dedupe, exact tallies, unit states, versions,
  * changes-since, snapshot pages, verify, backup, and child aggregators' cells.
  *
- * One store_t (one MDB_env) per process, opened early (PITFALLS §3.12). Threads: ONE writer thread
- * at a time calls the writing functions (store_commit, store_child_apply, store_child_note_failure,
- * store_reader_check); any thread may call the reading functions concurrently (the env is opened
- * with MDB_NOTLS; every read function opens and ends its own short read txn). Map growth after
- * MDB_MAP_FULL waits for the reads of this process to finish (an internal rwlock), then retries the
- * whole commit, so callers never see MAP_FULL unless the max map size is reached (DK_EFULL).
+ * One store_t (one MDB_env) per process, opened early (PITFALLS §3.12). Threads: any thread may
+ * call any function; the writing functions (store_commit, store_child_apply,
+ * store_child_note_failure) may run on different threads at once (e.g. ingest's worker and the
+ * loop thread): LMDB serialises their write txns, each begun and ended on its calling thread. Any
+ * thread may read concurrently (the env is opened with MDB_NOTLS; every read function opens and
+ * ends its own short read txn; a read callback may call other read functions). Every txn of this
+ * process holds an internal rwlock shared; map growth after MDB_MAP_FULL takes it exclusively (so
+ * no txn of any thread is alive), then retries the whole commit, so callers never see MAP_FULL
+ * unless the max map size is reached (DK_EFULL). Never call a writing function from inside a read
+ * callback (store_*_foreach, store_events_recent): it could not grow the map there (DK_EFULL).
+ *
+ * Epoch: 16 random bytes in meta naming this store's history, made when the store is created and
+ * made anew (logged) the first time a copy made by store_backup is opened read-write (the copy
+ * carries a "restored" mark). Versions are comparable only within one epoch: a reader holding
+ * version V of epoch E must do a full resync when it sees another epoch (a store restored from an
+ * older backup may already have climbed past V with other changes). Snapshot.epoch and
+ * Update.epoch carry it.
  *
  * Durability: default LMDB sync mode. When store_commit returns 0 the commit is on disk: only then
  * may the caller acknowledge.
@@ -37,7 +48,8 @@
  *
  * LMDB layout (all keys fixed-width big-endian; one env, named DBIs opened once at open):
  *   meta      "version" "events" "rejected" "tallied" "layout" ("horizon": oldest since_version
- *             the changes index answers; absent = 0) -> u64 BE
+ *             the changes index answers; absent = 0; "restored": 1 in a store_backup copy never
+ *             opened read-write) -> u64 BE; "epoch" -> 16 bytes
  *   events    commune u32 | seq u64            -> version u64 | root u64 | recv_at i64 | flags u8
  *             (bit 0: a void) | the packed Event as received
  *             (root: the original seq of the chain for a correction/void, 0 for an original)
@@ -101,6 +113,11 @@ uint64_t store_version(store_t *self);
 
 /* The folder the store was opened on (borrowed; lives as long as the store). */
 const char *store_dir(const store_t *self);
+
+#define STORE_EPOCH_LEN 16
+/* Copies the store's epoch (as read or made at open) into out. Returns 0, or DK_ENOTFOUND for a
+ * read-only open of a store that no read-write open has given an epoch yet. */
+int store_epoch(const store_t *self, uint8_t out[STORE_EPOCH_LEN]);
 
 /* ---- commit ------------------------------------------------------------------------------- */
 typedef struct {
@@ -179,6 +196,7 @@ typedef struct {
     store_unit_t *units;     /* new state of every changed unit (local communes and child records) */
     size_t nunits;
     size_t stored, duplicates, rejected, deferred; /* counts of outcomes */
+    uint8_t epoch[STORE_EPOCH_LEN]; /* the store's epoch (Update.epoch) */
 } store_commit_t;
 
 /* Writes n items and nt touches in ONE write transaction (group commit) and fills *result (which
@@ -194,8 +212,8 @@ int store_commit(store_t *self, const store_item_t *items, size_t n, const store
 /* Frees what *result owns and zeroes it. NULL-safe. */
 void store_commit_clear(store_commit_t *result);
 
-/* Builds the live update of a commit (version, prev_version, changed cells and units). *out is
- * owned by the caller: free with store_update_free. Returns 0. */
+/* Builds the live update of a commit (version, prev_version, epoch, changed cells and units).
+ * *out is owned by the caller: free with store_update_free. Returns 0. */
 int store_update_build(const store_commit_t *result, Dk__Update **out);
 void store_update_free(Dk__Update **update_p);
 
@@ -231,7 +249,8 @@ int store_units_foreach(store_t *self, store_unit_cb *cb, void *arg);
  * full/since_version. version = the store's version at this page's txn; events = the sum of the
  * M_EVENTS measure over all cells at that version (local: effective events, i.e. originals not
  * voided; plus children's) == the sum of UnitState.events of all units, so a consistent full
- * snapshot's cells (and its units' events) sum to it; unit = opts.unit.
+ * snapshot's cells (and its units' events) sum to it; unit = opts.unit; epoch = store_epoch
+ * (also on a resync answer).
  * Clone rule for a multi-page full snapshot: its pages come from different txns, so after the last
  * page ask for the changes since the FIRST page's version and apply them; the result is then the
  * state at that last reply's version. Returns 0, DK_EINVAL (bad cursor), DK_ESTORE. */
@@ -301,9 +320,10 @@ int store_stats(store_t *self, store_stats_t *out);
 int store_verify(store_t *self, FILE *report);
 
 /* Live compacted copy into dir (must not exist, or be an empty folder): mdb_env_copy2 with
- * MDB_CP_COMPACT into a temporary folder beside dir, fsync, rename into place, then opens the copy
- * read-only and checks its version is >= the version before the copy. Returns 0, DK_EEXIST (dir
- * not empty), DK_EIO, DK_ESTORE, DK_EMISMATCH. Takes a read txn for its duration: off-peak. */
+ * MDB_CP_COMPACT into a temporary folder beside dir; then opens the copy alone, checks its version
+ * is >= the version before the copy and marks it "restored" (so its first read-write open makes a
+ * new epoch); fsync, rename into place. Nothing is left under dir on failure. Returns 0, DK_EEXIST
+ * (dir not empty), DK_EIO, DK_ESTORE, DK_EMISMATCH. Takes a read txn for its duration: off-peak. */
 int store_backup(store_t *self, const char *dir);
 
 /* ---- child aggregators (parents: province over districts, nation over provinces) ---------- */
@@ -312,7 +332,10 @@ int store_backup(store_t *self, const char *dir);
  * an incremental page set the cell to zero. When full, the child's cells missing from the pages are
  * set to zero (a child restored from an older backup leaves no double counts). Unit states in the
  * pages replace the stored ones (owner child_unit). Records the child's version (the highest page
- * version), last_pull = now, failed_pulls = 0, last_error = "" and bumps this store's version.
+ * version) and epoch (Snapshot.epoch, kept in the child record's instance/instance_len; 0 bytes
+ * when the child sends none), last_pull = now, failed_pulls = 0, last_error = "" and bumps this
+ * store's version. Every page must carry the same epoch, and an incremental apply (!full) the
+ * epoch the record holds, else DK_EINVAL (nothing applied: do a full resync).
  * A cell or unit whose unit is already owned by local events or another child refuses the whole
  * apply (DK_EAUTH, logged with the unit). A page with resync set: DK_EINVAL. *result gets the
  * version, prev_version, changed cells and units (results empty); clear it with
@@ -326,7 +349,8 @@ int store_child_apply(store_t *self, uint32_t child_unit, const Dk__Snapshot *co
 int store_child_note_failure(store_t *self, uint32_t child_unit, int64_t now, const char *error);
 
 /* The freshness record of child_unit (fields of store_unit_t: unit, version, last_pull,
- * child_version, failed_pulls, last_attempt, last_error). Returns 0, DK_ENOTFOUND, DK_ESTORE. */
+ * child_version, failed_pulls, last_attempt, last_error; instance/instance_len = the child's epoch
+ * at the last applied pull). Returns 0, DK_ENOTFOUND, DK_ESTORE. */
 int store_child_get(store_t *self, uint32_t child_unit, store_unit_t *out);
 /* Calls cb for every child record in unit order (one read txn). Same returns as
  * store_units_foreach. */

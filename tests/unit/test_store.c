@@ -1,6 +1,8 @@
 /* Unit tests of aggregator/store on a real LMDB in a temporary folder: dedupe, high-water mark,
  * remembered rejections, corrections and voids (exact cells), verify, snapshots, versions,
- * MAP_FULL growth, backup, read-only open beside a writer, child cells, stale readers. */
+ * MAP_FULL growth, backup, read-only open beside a writer, child cells, stale readers, epochs
+ * (backup -> restore -> new epoch; children's epochs), and two writer threads (store_commit and
+ * store_child_apply) plus nested readers while the map grows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1099,6 +1102,335 @@ static void test_child_apply(void **state)
     store_snapshot_free(&sn);
 }
 
+
+/* ---- epochs ---------------------------------------------------------------------------------- */
+static bool snap_epoch_is(const Dk__Snapshot *sn, const uint8_t e[STORE_EPOCH_LEN])
+{
+    return sn->has_epoch && sn->epoch.len == STORE_EPOCH_LEN &&
+           memcmp(sn->epoch.data, e, STORE_EPOCH_LEN) == 0;
+}
+
+static void test_epoch_backup_restore(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t e0[STORE_EPOCH_LEN], e1[STORE_EPOCH_LEN], e2[STORE_EPOCH_LEN], z[STORE_EPOCH_LEN];
+    memset(z, 0, sizeof z);
+    assert_int_equal(store_epoch(fx->s, e0), 0);
+    assert_memory_not_equal(e0, z, sizeof z);
+    /* Kept across a close and reopen of the same store. */
+    store_close(&fx->s);
+    store_opts_t o = {.map_size = 8u << 20, .unit = 663};
+    assert_int_equal(store_open(fx->dir, &o, &fx->s), 0);
+    assert_int_equal(store_epoch(fx->s, e1), 0);
+    assert_memory_equal(e0, e1, sizeof e0);
+
+    /* Snapshots (full, changes, resync answers) and live updates carry it. */
+    tev_t a;
+    mk_act(&a, C1, 1, DAY, 3, 0);
+    store_item_t it = item(&a);
+    store_commit_t r;
+    assert_int_equal(store_commit(fx->s, &it, 1, NULL, 0, &r), 0);
+    assert_memory_equal(r.epoch, e0, sizeof e0);
+    Dk__Update *up = NULL;
+    assert_int_equal(store_update_build(&r, &up), 0);
+    assert_true(up->has_epoch && up->epoch.len == STORE_EPOCH_LEN);
+    assert_memory_equal(up->epoch.data, e0, sizeof e0);
+    store_update_free(&up);
+    store_commit_clear(&r);
+    Dk__Snapshot *sn;
+    assert_int_equal(store_snapshot_page(fx->s, true, 0, NULL, 0, 10, &sn), 0);
+    assert_true(snap_epoch_is(sn, e0));
+    store_snapshot_free(&sn);
+    assert_int_equal(store_snapshot_page(fx->s, false, 0, NULL, 0, 10, &sn), 0);
+    assert_true(snap_epoch_is(sn, e0));
+    store_snapshot_free(&sn);
+    assert_int_equal(store_snapshot_page(fx->s, false, 99, NULL, 0, 10, &sn), 0);
+    assert_true(sn->resync && snap_epoch_is(sn, e0));
+    store_snapshot_free(&sn);
+
+    /* A backup: read-only it still shows the old epoch; its first read-write open makes a new
+     * one (the restore), the next read-write open keeps that. */
+    char dst[300];
+    snprintf(dst, sizeof dst, "%s.bak", fx->dir);
+    rm_rf(dst);
+    assert_int_equal(store_backup(fx->s, dst), 0);
+    char lock[320];
+    snprintf(lock, sizeof lock, "%s/lock.mdb", dst);
+    assert_int_not_equal(access(lock, F_OK), 0); /* no lock file left in the copy */
+    store_t *b;
+    store_opts_t ro = {.read_only = true};
+    assert_int_equal(store_open(dst, &ro, &b), 0);
+    assert_int_equal(store_epoch(b, e1), 0);
+    assert_memory_equal(e0, e1, sizeof e0);
+    store_close(&b);
+    assert_int_equal(store_open(dst, &o, &b), 0);
+    assert_int_equal(store_epoch(b, e1), 0);
+    assert_memory_not_equal(e0, e1, sizeof e0);
+    assert_true(store_version(b) == store_version(fx->s)); /* nothing else changed */
+    assert_int_equal(store_verify(b, NULL), 0);
+    assert_int_equal(store_snapshot_page(b, false, 0, NULL, 0, 10, &sn), 0);
+    assert_true(snap_epoch_is(sn, e1));
+    store_snapshot_free(&sn);
+    store_close(&b);
+    assert_int_equal(store_open(dst, &o, &b), 0);
+    assert_int_equal(store_epoch(b, e2), 0);
+    assert_memory_equal(e1, e2, sizeof e1);
+    store_close(&b);
+    /* The original store is not affected by being backed up. */
+    assert_int_equal(store_epoch(fx->s, e2), 0);
+    assert_memory_equal(e0, e2, sizeof e0);
+    rm_rf(dst);
+}
+
+static void snap_set_epoch(tsnap_t *t, const uint8_t *e)
+{
+    t->sn.has_epoch = 1;
+    t->sn.epoch.len = STORE_EPOCH_LEN;
+    t->sn.epoch.data = (uint8_t *)e;
+}
+
+static void test_child_epoch(void **state)
+{
+    fx_t *fx = *state;
+    const uint32_t child = 662, cu = 24600;
+    uint8_t ea[STORE_EPOCH_LEN], eb[STORE_EPOCH_LEN];
+    memset(ea, 0xa1, sizeof ea);
+    memset(eb, 0xb2, sizeof eb);
+    store_commit_t r;
+    store_unit_t u;
+    tsnap_t f;
+    snap_init(&f, 10, true);
+    snap_cell(&f, cu, DAY, cat_t(), 5, 5);
+    snap_set_epoch(&f, ea);
+    const Dk__Snapshot *fp[] = {&f.sn};
+    assert_int_equal(store_child_apply(fx->s, child, fp, 1, true, 1700000000, &r), 0);
+    store_commit_clear(&r);
+    assert_int_equal(store_child_get(fx->s, child, &u), 0);
+    assert_int_equal(u.instance_len, STORE_EPOCH_LEN);
+    assert_memory_equal(u.instance, ea, sizeof ea);
+    /* Held durably: across a close and reopen. */
+    store_close(&fx->s);
+    store_opts_t o = {.map_size = 8u << 20, .unit = 663};
+    assert_int_equal(store_open(fx->dir, &o, &fx->s), 0);
+    assert_int_equal(store_child_get(fx->s, child, &u), 0);
+    assert_memory_equal(u.instance, ea, sizeof ea);
+
+    /* Changes of the same epoch apply. */
+    tsnap_t i1;
+    snap_init(&i1, 12, false);
+    snap_cell(&i1, cu, DAY, cat_t(), 6, 6);
+    snap_set_epoch(&i1, ea);
+    const Dk__Snapshot *ip1[] = {&i1.sn};
+    assert_int_equal(store_child_apply(fx->s, child, ip1, 1, false, 1700000060, &r), 0);
+    store_commit_clear(&r);
+    assert_int_equal(cell_m(fx->s, cu, DAY, 0, NULL), 6);
+    /* Changes of another epoch (restored child, version already past ours) are refused. */
+    tsnap_t i2;
+    snap_init(&i2, 20, false);
+    snap_cell(&i2, cu, DAY, cat_t(), 99, 99);
+    snap_set_epoch(&i2, eb);
+    const Dk__Snapshot *ip2[] = {&i2.sn};
+    uint64_t v = store_version(fx->s);
+    assert_int_equal(store_child_apply(fx->s, child, ip2, 1, false, 1700000120, &r), DK_EINVAL);
+    assert_true(store_version(fx->s) == v);
+    assert_int_equal(cell_m(fx->s, cu, DAY, 0, NULL), 6);
+    /* So are changes with no epoch at all while one is held. */
+    i2.sn.has_epoch = 0;
+    assert_int_equal(store_child_apply(fx->s, child, ip2, 1, false, 1700000120, &r), DK_EINVAL);
+    /* Pages of one pull with different epochs are refused, even full. */
+    tsnap_t f2;
+    snap_init(&f2, 20, true);
+    snap_cell(&f2, cu, DAY + 1, cat_t(), 1, 1);
+    snap_set_epoch(&f2, ea);
+    i2.sn.has_epoch = 1;
+    i2.sn.full = 1;
+    const Dk__Snapshot *mixed[] = {&i2.sn, &f2.sn};
+    assert_int_equal(store_child_apply(fx->s, child, mixed, 2, true, 1700000120, &r), DK_EINVAL);
+    assert_true(store_version(fx->s) == v);
+    /* A full snapshot of the new epoch replaces everything and records the epoch. */
+    tsnap_t f3;
+    snap_init(&f3, 20, true);
+    snap_cell(&f3, cu, DAY + 2, cat_t(), 2, 2);
+    snap_set_epoch(&f3, eb);
+    const Dk__Snapshot *fp3[] = {&f3.sn};
+    assert_int_equal(store_child_apply(fx->s, child, fp3, 1, true, 1700000180, &r), 0);
+    store_commit_clear(&r);
+    assert_int_equal(cell_m(fx->s, cu, DAY, 0, NULL), -1);
+    assert_int_equal(cell_m(fx->s, cu, DAY + 2, 0, NULL), 2);
+    assert_int_equal(store_child_get(fx->s, child, &u), 0);
+    assert_memory_equal(u.instance, eb, sizeof eb);
+    assert_true(u.child_version == 20);
+    /* A failure keeps the held epoch. */
+    assert_int_equal(store_child_note_failure(fx->s, child, 1700000240, "timeout"), 0);
+    assert_int_equal(store_child_get(fx->s, child, &u), 0);
+    assert_memory_equal(u.instance, eb, sizeof eb);
+}
+
+/* ---- two writer threads and readers, with map growth under contention ------------------------ */
+#define CW_CELLS 60
+#define CW_APPLIES 30
+#define CW_BATCHES 8
+#define CW_BATCH 250
+
+typedef struct {
+    store_t *s;
+    int rc;              /* first failure, 0 if none */
+    const char *what;
+    volatile int *done;  /* writers finished (readers stop) */
+} cw_arg_t;
+
+static void *cw_commit(void *p)
+{
+    cw_arg_t *a = p;
+    static tev_t evs[CW_BATCH];
+    store_item_t items[CW_BATCH];
+    for (int b = 0; b < CW_BATCHES && a->rc == 0; b++) {
+        for (int i = 0; i < CW_BATCH; i++) {
+            mk_act(&evs[i], C1, (uint64_t)(b * CW_BATCH + i + 1), DAY + (uint32_t)(i % 28), 2, 0);
+            items[i] = item(&evs[i]);
+        }
+        store_commit_t r;
+        int rc = store_commit(a->s, items, CW_BATCH, NULL, 0, &r);
+        if (rc != 0 || r.stored != CW_BATCH) {
+            a->rc = rc ? rc : -999;
+            a->what = "store_commit";
+        }
+        store_commit_clear(&r);
+    }
+    return NULL;
+}
+
+static void *cw_child(void *p)
+{
+    cw_arg_t *a = p;
+    static Dk__Cell cells[CW_CELLS];
+    static Dk__Cell *cptr[CW_CELLS];
+    static int64_t m[CW_CELLS][2];
+    uint8_t epoch[STORE_EPOCH_LEN];
+    memset(epoch, 7, sizeof epoch);
+    for (int n = 1; n <= CW_APPLIES && a->rc == 0; n++) {
+        Dk__Snapshot sn = DK__SNAPSHOT__INIT;
+        sn.has_version = sn.has_full = sn.has_epoch = 1;
+        sn.version = (uint64_t)n;
+        sn.full = 1;
+        sn.epoch.len = sizeof epoch;
+        sn.epoch.data = epoch;
+        for (int i = 0; i < CW_CELLS; i++) {
+            dk__cell__init(&cells[i]);
+            cells[i].has_unit = cells[i].has_day = cells[i].has_category = 1;
+            cells[i].unit = 24600 + (uint32_t)(i % 4);
+            cells[i].day = DAY + (uint32_t)(i / 4);
+            cells[i].category = cat_t();
+            m[i][0] = n;
+            m[i][1] = n * 10 + i;
+            cells[i].m = m[i];
+            cells[i].n_m = 2;
+            cptr[i] = &cells[i];
+        }
+        sn.n_cells = CW_CELLS;
+        sn.cells = cptr;
+        const Dk__Snapshot *pages[] = {&sn};
+        store_commit_t r;
+        int rc = store_child_apply(a->s, 662, pages, 1, true, 1700000000 + n, &r);
+        if (rc != 0) {
+            a->rc = rc;
+            a->what = "store_child_apply";
+        }
+        store_commit_clear(&r);
+    }
+    return NULL;
+}
+
+typedef struct {
+    store_t *s;
+    int nested;
+} cw_nest_t;
+
+static int cw_noop_cb(void *arg, const store_event_t *e)
+{
+    (void)arg;
+    return e->seq > 0 ? 0 : DK_EINVAL;
+}
+
+/* A read callback that reads again (as the dashboard's event list does for a chain's history):
+ * with a map resize waiting between the two, a non-reentrant shared lock would deadlock here. */
+static int cw_nested_cb(void *arg, const store_event_t *e)
+{
+    cw_nest_t *n = arg;
+    if (store_version(n->s) == 0) {
+        return DK_ESTORE;
+    }
+    n->nested++;
+    return store_event_get(n->s, e->commune, e->seq, cw_noop_cb, NULL) == 0 ? 0 : DK_ESTORE;
+}
+
+static void *cw_reader(void *p)
+{
+    cw_arg_t *a = p;
+    while (!*a->done && a->rc == 0) {
+        Dk__Snapshot *sn = NULL;
+        int rc = store_snapshot_page(a->s, true, 0, NULL, 0, 50, &sn);
+        store_snapshot_free(&sn);
+        cw_nest_t n = {a->s, 0};
+        if (rc == 0) {
+            rc = store_events_recent(a->s, 0, 0, 5, cw_nested_cb, &n);
+        }
+        if (rc != 0) {
+            a->rc = rc;
+            a->what = "reader";
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers_map_growth(void **state)
+{
+    (void)state;
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/test_store_cw.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    store_opts_t o = {.map_size = 64 * 1024, .max_map_size = 512u << 20, .unit = 67};
+    store_t *s;
+    assert_int_equal(store_open(dir, &o, &s), 0);
+    store_stats_t st;
+    assert_int_equal(store_stats(s, &st), 0);
+    uint64_t map0 = st.map_size;
+    /* A deadlock must fail the test, not hang CI: SIGALRM's default action ends the process. */
+    alarm(120);
+    volatile int done = 0;
+    cw_arg_t ca = {s, 0, NULL, &done}, cc = {s, 0, NULL, &done}, r1 = {s, 0, NULL, &done},
+             r2 = {s, 0, NULL, &done};
+    pthread_t tc, tk, tr1, tr2;
+    assert_int_equal(pthread_create(&tr1, NULL, cw_reader, &r1), 0);
+    assert_int_equal(pthread_create(&tr2, NULL, cw_reader, &r2), 0);
+    assert_int_equal(pthread_create(&tc, NULL, cw_commit, &ca), 0);
+    assert_int_equal(pthread_create(&tk, NULL, cw_child, &cc), 0);
+    pthread_join(tc, NULL);
+    pthread_join(tk, NULL);
+    done = 1;
+    pthread_join(tr1, NULL);
+    pthread_join(tr2, NULL);
+    alarm(0);
+    for (cw_arg_t *a = &ca; a; a = a == &ca ? &cc : a == &cc ? &r1 : a == &r1 ? &r2 : NULL) {
+        if (a->rc != 0) {
+            fail_msg("%s failed: %d (%s)", a->what, a->rc, err_str(a->rc));
+        }
+    }
+    assert_int_equal(store_stats(s, &st), 0);
+    assert_true(st.map_size > map0);
+    assert_true(st.events == CW_BATCHES * CW_BATCH);
+    /* Local events plus the last child apply: CW_CELLS cells of CW_APPLIES events each. */
+    assert_true(st.tallied == CW_BATCHES * CW_BATCH + CW_CELLS * CW_APPLIES);
+    assert_int_equal(store_verify(s, NULL), 0);
+    store_unit_t u;
+    assert_int_equal(store_child_get(s, 662, &u), 0);
+    assert_true(u.child_version == CW_APPLIES);
+    assert_int_equal(cell_m(s, 24600, DAY, 1, NULL), CW_APPLIES * 10);
+    store_close(&s);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1118,6 +1450,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_beside_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_child_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_epoch_backup_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_child_epoch, setup, teardown),
+        cmocka_unit_test(test_concurrent_writers_map_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
