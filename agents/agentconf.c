@@ -38,7 +38,7 @@ static const conf_key_t agent_keys[] = {
      "inbox safety rescan interval"},
     {"max-area", CONF_INT, offsetof(agentconf_t, max_area), "0", 0, 9999, NULL,
      "residential areas in the commune (0: not checked here)"},
-    {NULL},
+    CONF_END,
 };
 
 static void sections(agentconf_t *c, conf_section_t *s)

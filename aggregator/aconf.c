@@ -36,7 +36,7 @@ static const conf_key_t agg_keys[] = {
      "ZeroMQ heartbeat interval (the timeout is three times it)"},
     {"reader-check", CONF_DURATION, offsetof(aconf_agg_t, reader_check), "60s", 1000, 86400000,
      NULL, "how often stale LMDB readers (killed processes) are cleared"},
-    {NULL},
+    CONF_END,
 };
 
 static const conf_key_t commune_keys[] = {
@@ -48,7 +48,7 @@ static const conf_key_t commune_keys[] = {
      "residential areas in the commune (numbered 1..areas)"},
     {"organisers", CONF_LIST, offsetof(aconf_commune_t, organisers), "", 0, 99, NULL,
      "this commune's member organisations (empty: the [aggregator] list)"},
-    {NULL},
+    CONF_END,
 };
 
 static const conf_key_t reader_keys[] = {
@@ -56,7 +56,7 @@ static const conf_key_t reader_keys[] = {
      "the reader's CURVE public key (Z85): it may request snapshots and subscribe"},
     {"role", CONF_ENUM, offsetof(aconf_reader_t, role), "province", 0, 0,
      "province|dashboard|monitor", "what the reader is"},
-    {NULL},
+    CONF_END,
 };
 
 static const char *const foreign_types[] = {"http", "child", NULL};

@@ -46,7 +46,9 @@ static const conf_key_t child_keys[] = {
      "cells per snapshot page asked for (the child caps it)"},
     {"full-every", CONF_INT, offsetof(child_conf_t, full_every), "60", 0, 1000000, NULL,
      "force a full resync every N successful pulls (0: never)"},
-    {NULL},
+    {"title", CONF_STRING, offsetof(child_conf_t, title), "", 0, 200, NULL,
+     "the child unit's name as people read it, e.g. Huyện Đắk Mil (dashboard, status)"},
+    CONF_END,
 };
 
 static void conf_section_init(conf_section_t *s, child_conf_t **list, size_t *count)
@@ -79,6 +81,7 @@ void child_conf_free(child_conf_t *list, size_t n)
         free(list[i].endpoint);
         free(list[i].server_key);
         free(list[i].key_file);
+        free(list[i].title);
     }
     free(list);
 }
@@ -115,6 +118,7 @@ int child_conf_parse(const aconf_t *conf, child_conf_t **out, size_t *n, char *e
         res[i].endpoint = xstrdup(list[i].endpoint);
         res[i].server_key = xstrdup(list[i].server_key);
         res[i].key_file = list[i].key_file ? xstrdup(list[i].key_file) : NULL;
+        res[i].title = xstrdup(list[i].title ? list[i].title : "");
         const aconf_section_t *sec = aconf_section(conf, "child", list[i].name);
         res[i].line = sec ? sec->line : 0;
     }
@@ -811,6 +815,7 @@ void child_destroy(child_t **self_p)
         free(k->conf.endpoint);
         free(k->conf.server_key);
         free(k->conf.key_file);
+        free(k->conf.title);
     }
     free(self->kids);
     free(self);

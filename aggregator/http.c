@@ -70,7 +70,7 @@ const conf_key_t http_conf_keys[] = {
      "Day a reporting month starts (15: from the 15th to the 14th)"},
     {"silent-after", CONF_DURATION, offsetof(http_conf_t, silent_after), "24h", 1000,
      31536000000LL, NULL, "A commune not heard from for this long shows as silent"},
-    {NULL},
+    CONF_END,
 };
 
 /* Appends s to the growing text t as a double-quoted INI value. */

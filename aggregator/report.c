@@ -201,7 +201,7 @@ static const conf_key_t plan_head_keys[] = {
      "Period the targets are for: 2023"},
     {"unit", CONF_INT, offsetof(plan_head_t, unit), "0", 0, 99999, NULL,
      "Unit code the plan belongs to"},
-    {NULL},
+    CONF_END,
 };
 
 int report_plan_load(const char *path, report_plan_t **out, char *err, size_t errlen)
@@ -212,7 +212,7 @@ int report_plan_load(const char *path, report_plan_t **out, char *err, size_t er
                                   offsetof(plan_targets_t, t) + i * sizeof(int64_t), "-1", -1,
                                   (int64_t)MONEY_MAX, NULL, indicators[i].label};
     }
-    p->keys[NIND] = (conf_key_t){NULL};
+    p->keys[NIND] = (conf_key_t)CONF_END;
     p->sections[0] = (conf_section_t){.name = "plan", .size = sizeof p->head, .keys = plan_head_keys,
                                       .single = &p->head, .doc = "The plan"};
     p->sections[1] = (conf_section_t){.name = "district", .optional = true,
@@ -1095,7 +1095,10 @@ static int render_xlsx(const report_t *r, char **data, size_t *len, char *err, s
         const ledger_t *l = &rw->ledger[DK__FUND__FOR_THE_POOR];
         bool tot = i == r->nrows;
         char code[16];
-        snprintf(code, sizeof code, tot ? "" : "%05u", rw->unit);
+        code[0] = '\0';
+        if (!tot) {
+            snprintf(code, sizeof code, "%05u", rw->unit);
+        }
         worksheet_write_string(ls, row, 0, code, tot ? ttext : text);
         worksheet_write_string(ls, row, 1, rw->name, tot ? ttext : text);
         double vals[5] = {(double)l->opening, (double)l->receipts, (double)l->spending,

@@ -737,11 +737,30 @@ static int cmd_snapshot(void)
             Dk__UnitState *u = s->units[i];
             char *nu = NULL;
             size_t l = strlen(units);
+            /* A child aggregator's freshness record (at a parent) carries the pull fields. */
+            char *fresh = NULL;
+            size_t fresh_len = 0;
+            FILE *ff = open_memstream(&fresh, &fresh_len);
+            if (u->has_last_pull) {
+                fprintf(ff, ", \"last_pull\": %" PRId64, u->last_pull);
+            }
+            if (u->has_child_version) {
+                fprintf(ff, ", \"child_version\": %" PRIu64, u->child_version);
+            }
+            if (u->has_failed_pulls) {
+                fprintf(ff, ", \"failed_pulls\": %u", u->failed_pulls);
+            }
+            if (u->last_error && *u->last_error) {
+                fprintf(ff, ", \"last_error\": ");
+                print_json_str(ff, u->last_error);
+            }
+            fclose(ff);
             nu = xasprintf("%s%s{\"unit\": %u, \"high_water\": %" PRIu64 ", \"max_seq\": %" PRIu64
                            ", \"events\": %" PRIu64 ", \"rejected\": %" PRIu64
-                           ", \"backlog\": %" PRIu64 ", \"last_contact\": %" PRId64 "}",
+                           ", \"backlog\": %" PRIu64 ", \"last_contact\": %" PRId64 "%s}",
                            units, l ? ", " : "", u->unit, u->high_water, u->max_seq, u->events,
-                           u->rejected, u->backlog, u->last_contact);
+                           u->rejected, u->backlog, u->last_contact, fresh ? fresh : "");
+            free(fresh);
             free(units);
             units = nu;
         }
@@ -918,7 +937,7 @@ int main(int argc, char **argv)
     if (o.batch == 0 || o.window == 0) {
         die(2, "--batch and --window must be > 0");
     }
-    int rc;
+    int rc = 2;
     if (strcmp(cmd, "send") == 0) {
         rc = cmd_send();
     } else if (strcmp(cmd, "hello") == 0) {
