@@ -24,6 +24,9 @@ struct api {
     char *plan_period;
     period_rules_t rules;
     int64_t silent_after_s;
+    child_conf_t *children;  /* the [child NAME] sections (names, titles, intervals) */
+    size_t nchildren;
+    child_t *child;          /* the running puller (borrowed), NULL outside `run` */
 };
 
 int api_new(api_t **out, struct store *store, const aconf_t *conf, const http_conf_t *hc,
@@ -41,8 +44,21 @@ int api_new(api_t **out, struct store *store, const aconf_t *conf, const http_co
             return rc;
         }
     }
+    if (conf) {
+        int rc = child_conf_parse(conf, &self->children, &self->nchildren, err, errlen);
+        if (rc < 0) {
+            report_plan_destroy(&self->plan);
+            free(self);
+            return rc;
+        }
+    }
     *out = self;
     return 0;
+}
+
+void api_set_child(api_t *self, child_t *child)
+{
+    self->child = child;
 }
 
 void api_destroy(api_t **self_p)
@@ -51,6 +67,7 @@ void api_destroy(api_t **self_p)
         return;
     }
     report_plan_destroy(&(*self_p)->plan);
+    child_conf_free((*self_p)->children, (*self_p)->nchildren);
     free((*self_p)->plan_period);
     free(*self_p);
     *self_p = NULL;
@@ -176,6 +193,7 @@ static void route_info(api_t *self, api_reply_t *reply)
     period_day_to_ymd(period_today(), &y, &m, &d);
     snprintf(def, sizeof def, "%d", y);
     json_kv_str(j, "default_period", def);
+    json_kv_u64(j, "children", self->nchildren);
     json_key(j, "communes");
     json_arr(j);
     for (size_t i = 0; self->conf && i < self->conf->n_communes; i++) {
@@ -206,6 +224,8 @@ typedef struct {
     int64_t now;
     uint32_t *seen;
     size_t nseen;
+    api_child_t *kids;
+    size_t nkids;
 } units_ctx_t;
 
 static void unit_json(units_ctx_t *c, uint32_t unit, const store_unit_t *u)
@@ -242,6 +262,13 @@ static void unit_json(units_ctx_t *c, uint32_t unit, const store_unit_t *u)
     json_kv_u64(j, "rejected", u ? u->rejected : 0);
     json_kv_u64(j, "version", u ? u->version : 0);
     json_kv_u64(j, "owner", u ? u->owner : 0);
+    /* At a parent: which child's pulls bring this unit's figures, and whether they are old. */
+    const api_child_t *ch = NULL;
+    for (size_t i = 0; u && u->owner && i < c->nkids && !ch; i++) {
+        ch = c->kids[i].unit == u->owner ? &c->kids[i] : NULL;
+    }
+    json_kv_str(j, "child", ch ? ch->name : NULL);
+    json_kv_bool(j, "stale", ch ? ch->stale : (u && u->owner != 0));
     json_end(j);
 }
 
@@ -257,6 +284,12 @@ static int on_unit(void *arg, const store_unit_t *u)
 static void route_units(api_t *self, api_reply_t *reply)
 {
     units_ctx_t c = {.api = self, .j = json_new(), .now = (int64_t)time(NULL)};
+    if (api_children_read(self->store, self->children, self->nchildren, c.now, &c.kids,
+                          &c.nkids) < 0) {
+        json_destroy(&c.j);
+        reply_error(reply, 500, NULL, "cannot read the child aggregators' records from the store");
+        return;
+    }
     json_obj(c.j);
     json_kv_u64(c.j, "version", store_version(self->store));
     json_kv_i64(c.j, "now", c.now);
@@ -278,6 +311,7 @@ static void route_units(api_t *self, api_reply_t *reply)
     json_end(c.j);
     json_end(c.j);
     free(c.seen);
+    api_children_free(c.kids, c.nkids);
     if (rc < 0) {
         json_destroy(&c.j);
         reply_error(reply, 500, NULL, "cannot read unit states from the store");
@@ -591,6 +625,231 @@ static void route_events(api_t *self, api_arg_fn *arg, void *ctx, api_reply_t *r
     reply_json(reply, 200, &c.j);
 }
 
+/* ---- child aggregators: /children, POST /children/NAME/pull ---------------------------------- */
+typedef struct {
+    api_child_t *list;
+    size_t n;
+    const child_conf_t *confs;
+    size_t nconfs;
+    int64_t now;
+} kids_ctx_t;
+
+static api_child_t *kid_of(kids_ctx_t *c, uint32_t unit)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->list[i].unit == unit) {
+            return &c->list[i];
+        }
+    }
+    return NULL;
+}
+
+static int on_child_record(void *arg, const store_unit_t *u)
+{
+    kids_ctx_t *c = arg;
+    api_child_t *k = kid_of(c, u->unit);
+    if (k == NULL) { /* a child no section configures any more: its figures are still served */
+        c->list = xrealloc(c->list, (c->n + 1) * sizeof *c->list);
+        k = &c->list[c->n++];
+        memset(k, 0, sizeof *k);
+        k->name = xstrdup("");
+        k->unit = u->unit;
+        k->title = xasprintf("Đơn vị %05u", u->unit);
+        k->endpoint = xstrdup("");
+    }
+    k->last_pull = u->last_pull;
+    k->child_version = u->child_version;
+    k->failed_pulls = u->failed_pulls;
+    k->last_attempt = u->last_attempt;
+    snprintf(k->last_error, sizeof k->last_error, "%s", u->last_error);
+    k->epoch[0] = '\0';
+    for (size_t i = 0; i < u->instance_len && i < 16; i++) {
+        snprintf(k->epoch + 2 * i, 3, "%02x", u->instance[i]);
+    }
+    return 0;
+}
+
+static int on_owned_unit(void *arg, const store_unit_t *u)
+{
+    kids_ctx_t *c = arg;
+    api_child_t *k = u->owner ? kid_of(c, u->owner) : NULL;
+    if (k != NULL) {
+        k->units = xrealloc(k->units, (k->nunits + 1) * sizeof *k->units);
+        k->units[k->nunits++] = u->unit;
+        k->events += u->events;
+    }
+    return 0;
+}
+
+int api_children_read(struct store *store, const child_conf_t *confs, size_t nconfs, int64_t now,
+                      api_child_t **out, size_t *n)
+{
+    kids_ctx_t c = {.confs = confs, .nconfs = nconfs, .now = now};
+    c.list = xcalloc(nconfs ? nconfs : 1, sizeof *c.list);
+    for (size_t i = 0; i < nconfs; i++) {
+        api_child_t *k = &c.list[c.n++];
+        k->name = xstrdup(confs[i].name);
+        k->unit = (uint32_t)confs[i].unit;
+        k->title = confs[i].title && *confs[i].title
+                       ? xstrdup(confs[i].title)
+                       : xasprintf("Đơn vị %05u", (unsigned)confs[i].unit);
+        k->endpoint = xstrdup(confs[i].endpoint ? confs[i].endpoint : "");
+        k->configured = true;
+        k->interval = (confs[i].interval_ms + 999) / 1000;
+    }
+    int rc = store_child_foreach(store, on_child_record, &c);
+    if (rc == 0) {
+        rc = store_units_foreach(store, on_owned_unit, &c);
+    }
+    if (rc < 0) {
+        api_children_free(c.list, c.n);
+        *out = NULL;
+        *n = 0;
+        return DK_ESTORE;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        api_child_t *k = &c.list[i];
+        k->age = k->last_pull > 0 ? now - k->last_pull : -1;
+        /* Whole seconds on both sides: allow one second of rounding before calling it old. */
+        k->stale = !k->configured || k->last_pull <= 0 || k->age > 2 * k->interval + 1;
+    }
+    *out = c.list;
+    *n = c.n;
+    return 0;
+}
+
+void api_children_free(api_child_t *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+        free(list[i].title);
+        free(list[i].endpoint);
+        free(list[i].units);
+    }
+    free(list);
+}
+
+static void route_children(api_t *self, api_reply_t *reply)
+{
+    int64_t now = (int64_t)time(NULL);
+    api_child_t *kids = NULL;
+    size_t n = 0;
+    uint64_t version = store_version(self->store);
+    if (api_children_read(self->store, self->children, self->nchildren, now, &kids, &n) < 0) {
+        reply_error(reply, 500, NULL, "cannot read the child aggregators' records from the store");
+        return;
+    }
+    json_t *j = json_new();
+    json_obj(j);
+    json_kv_u64(j, "version", version);
+    json_kv_i64(j, "now", now);
+    json_key(j, "children");
+    json_arr(j);
+    for (size_t i = 0; i < n; i++) {
+        const api_child_t *k = &kids[i];
+        bool pulling = false;
+        for (size_t q = 0; self->child && k->configured && q < child_count(self->child); q++) {
+            child_info_t ci;
+            child_info(self->child, q, &ci);
+            if (ci.unit == k->unit) {
+                pulling = ci.pulling;
+            }
+        }
+        json_obj(j);
+        json_kv_str(j, "name", k->name);
+        json_kv_u64(j, "unit", k->unit);
+        json_kv_str(j, "unit_name", k->title);
+        json_kv_str(j, "endpoint", k->endpoint);
+        json_kv_bool(j, "configured", k->configured);
+        json_kv_i64(j, "interval", k->interval);
+        json_kv_i64(j, "last_pull", k->last_pull);
+        json_kv_i64(j, "age", k->age);
+        json_kv_u64(j, "child_version", k->child_version);
+        json_kv_str(j, "epoch", k->epoch);
+        json_kv_u64(j, "failed_pulls", k->failed_pulls);
+        json_kv_i64(j, "last_attempt", k->last_attempt);
+        json_kv_str(j, "last_error", k->last_error);
+        json_kv_bool(j, "stale", k->stale);
+        json_kv_bool(j, "pulling", pulling);
+        json_kv_u64(j, "events", k->events);
+        json_key(j, "units");
+        json_arr(j);
+        for (size_t u = 0; u < k->nunits; u++) {
+            const aconf_commune_t *cc = self->conf ? aconf_commune(self->conf, k->units[u]) : NULL;
+            json_obj(j);
+            json_kv_u64(j, "unit", k->units[u]);
+            if (cc && cc->name) {
+                json_kv_str(j, "name", cc->name);
+            } else {
+                char nm[32];
+                snprintf(nm, sizeof nm, "Đơn vị %05u", k->units[u]);
+                json_kv_str(j, "name", nm);
+            }
+            json_end(j);
+        }
+        json_end(j);
+        json_end(j);
+    }
+    json_end(j);
+    json_end(j);
+    api_children_free(kids, n);
+    reply_json(reply, 200, &j);
+}
+
+/* "/children/NAME/pull" -> NAME (into buf), or NULL when path is not that route. */
+static const char *pull_route_name(const char *path, char *buf, size_t len)
+{
+    static const char pre[] = "/children/", suf[] = "/pull";
+    size_t pl = strlen(path);
+    if (strncmp(path, pre, sizeof pre - 1) != 0 || pl < sizeof pre - 1 + sizeof suf - 1 + 1 ||
+        strcmp(path + pl - (sizeof suf - 1), suf) != 0) {
+        return NULL;
+    }
+    size_t n = pl - (sizeof pre - 1) - (sizeof suf - 1);
+    if (n + 1 > len || memchr(path + sizeof pre - 1, '/', n) != NULL) {
+        return NULL;
+    }
+    memcpy(buf, path + sizeof pre - 1, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+bool api_is_post_route(const char *path)
+{
+    char name[128];
+    return pull_route_name(path, name, sizeof name) != NULL;
+}
+
+void api_handle_post(api_t *self, const char *path, api_reply_t *reply)
+{
+    char name[128];
+    if (pull_route_name(path, name, sizeof name) == NULL) {
+        char *m = xasprintf("no such API path for POST: /api/v1%s (only /children/NAME/pull)", path);
+        reply_error(reply, 404, NULL, m);
+        free(m);
+        return;
+    }
+    int rc = self->child ? child_pull_now(self->child, name) : DK_ECLOSED;
+    if (rc == DK_ENOTFOUND) {
+        char *m = xasprintf("no child aggregator named '%s' ([child NAME] sections)", name);
+        reply_error(reply, 404, "name", m);
+        free(m);
+        return;
+    }
+    if (rc < 0) {
+        reply_error(reply, 503, NULL, "the child puller is not running");
+        return;
+    }
+    log_info("pull asked for through the API child=%s", name);
+    json_t *j = json_new();
+    json_obj(j);
+    json_kv_str(j, "child", name);
+    json_kv_bool(j, "accepted", true);
+    json_kv_u64(j, "version", store_version(self->store));
+    json_end(j);
+    reply_json(reply, 202, &j);
+}
+
 /* ---- /export -------------------------------------------------------------------------------- */
 static void route_export(api_t *self, api_arg_fn *arg, void *ctx, api_reply_t *reply)
 {
@@ -639,6 +898,8 @@ void api_handle(api_t *self, const char *path, api_arg_fn *arg, void *ctx, api_r
         route_info(self, reply);
     } else if (strcmp(path, "/units") == 0) {
         route_units(self, reply);
+    } else if (strcmp(path, "/children") == 0) {
+        route_children(self, reply);
     } else if (strcmp(path, "/report") == 0) {
         model_route(self, REPORT_PART_ALL, arg, ctx, reply);
     } else if (strcmp(path, "/indicators") == 0) {

@@ -16,6 +16,7 @@
  *   timeout = 20s                        ; one pull attempt's deadline; must be < interval
  *   page-cells = 5000                    ; SnapshotRequest.max_cells (the child caps it)
  *   full-every = 60                      ; force a full resync every N successful pulls (0: never)
+ *   title = Huyện Đắk Mil                ; optional: the unit's name on the dashboard and in status
  *
  * Protocol (DESIGN.md guarantee 5, proto/doanket.proto SnapshotRequest/Snapshot): one CURVE DEALER
  * per child, in the loop thread (common/zloop.h). A pull sends SnapshotRequest{since_version = the
@@ -70,6 +71,7 @@ typedef struct {
     int64_t page_cells;  /* cells per page asked for */
     int64_t full_every;  /* forced full resync every N successful pulls; 0: never */
     int line;            /* line of the section header, for messages */
+    char *title;         /* the child unit's name as people read it ("" when not given) */
 } child_conf_t;
 
 /* What a caller (the API, `status`, tests) can see of one child without touching the store. The

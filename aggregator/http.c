@@ -413,7 +413,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, unsigned status, 
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache ? cache : "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD"); /* + POST on .../pull */
     }
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
@@ -567,6 +567,86 @@ static void store_metrics(http_t *self)
     }
 }
 
+/* Queues an API reply (takes reply's buffers). allow: an Allow header for a 405, or NULL. */
+static enum MHD_Result send_api_reply(struct MHD_Connection *conn, const char *method,
+                                      const char *url, api_reply_t *reply, const char *allow)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(reply->len, reply->body, MHD_RESPMEM_MUST_FREE);
+    reply->body = NULL;
+    if (r == NULL) {
+        api_reply_clear(reply);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (allow) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    if (reply->filename) {
+        char *cd = xasprintf("attachment; filename=\"%s\"", reply->filename);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
+        free(cd);
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, reply->status, r);
+    MHD_destroy_response(r);
+    metrics_count_http(reply->status);
+    if (reply->status >= 500) {
+        log_warn("%s %s -> %u", method, url, reply->status);
+    }
+    api_reply_clear(reply);
+    return ret;
+}
+
+static void api_error(api_reply_t *reply, unsigned status, const char *msg)
+{
+    json_t *j = json_new();
+    json_obj(j);
+    json_kv_str(j, "error", msg);
+    json_end(j);
+    reply->status = status;
+    reply->content_type = "application/json; charset=utf-8";
+    reply->body = json_take(&j, &reply->len);
+}
+
+/* A POST from a page of another site (its browser sends Origin) must not trigger anything: the
+ * Origin's host[:port] has to be the Host the request was sent to. No Origin (curl, scripts) is
+ * allowed: the server binds to 127.0.0.1 unless configured otherwise. */
+static bool same_origin(struct MHD_Connection *conn)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (origin == NULL) {
+        return true;
+    }
+    const char *p = strstr(origin, "://");
+    return p != NULL && host != NULL && strcmp(p + 3, host) == 0;
+}
+
+/* The one non-GET route: POST /api/v1/children/NAME/pull (an on-demand pull; nothing is written
+ * but what a scheduled pull would write). Everything else stays read-only. */
+static enum MHD_Result serve_post(http_t *self, struct MHD_Connection *conn, const char *url,
+                                  size_t *upload_data_size)
+{
+    api_reply_t reply = {0};
+    const char *path = strncmp(url, "/api/v1/", 8) == 0 ? url + 7 : NULL;
+    if (path == NULL || !api_is_post_route(path)) {
+        *upload_data_size = 0;
+        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                         "Chỉ đọc: phương thức không được phép (405)\n");
+    }
+    if (*upload_data_size > 0) {
+        *upload_data_size = 0;
+        api_error(&reply, MHD_HTTP_CONTENT_TOO_LARGE, "this request takes no body");
+    } else if (!same_origin(conn)) {
+        api_error(&reply, MHD_HTTP_FORBIDDEN, "Origin differs from Host: refused");
+    } else {
+        api_handle_post(self->api, path, &reply);
+    }
+    return send_api_reply(conn, "POST", url, &reply, NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -574,6 +654,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     http_t *self = cls;
     bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+        return serve_post(self, conn, url, upload_data_size);
+    }
     if (!head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
         return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                          "Chỉ đọc: phương thức không được phép (405)\n");
@@ -600,30 +683,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (strncmp(url, "/api/v1", 7) == 0 && (url[7] == '/' || url[7] == '\0')) {
         api_reply_t reply = {0};
+        if (api_is_post_route(url + 7)) {
+            api_error(&reply, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST to ask for a pull");
+            return send_api_reply(conn, method, url, &reply, "POST");
+        }
         api_handle(self->api, url + 7, arg_lookup, conn, &reply);
-        struct MHD_Response *r =
-            MHD_create_response_from_buffer(reply.len, reply.body, MHD_RESPMEM_MUST_FREE);
-        reply.body = NULL;
-        if (r == NULL) {
-            api_reply_clear(&reply);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-        if (reply.filename) {
-            char *cd = xasprintf("attachment; filename=\"%s\"", reply.filename);
-            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
-            free(cd);
-        }
-        enum MHD_Result ret = MHD_queue_response(conn, reply.status, r);
-        MHD_destroy_response(r);
-        metrics_count_http(reply.status);
-        if (reply.status >= 500) {
-            log_warn("GET %s -> %u", url, reply.status);
-        }
-        api_reply_clear(&reply);
-        return ret;
+        return send_api_reply(conn, method, url, &reply, NULL);
     }
     return serve_static(self, conn, url);
 }
@@ -721,6 +786,13 @@ int http_start(http_t *self, uv_loop_t *loop)
     log_info("http listening on http://%s:%u/ (dashboard, /api/v1/, /metrics)", self->hc.bind,
              self->port);
     return 0;
+}
+
+void http_set_child(http_t *self, child_t *child)
+{
+    if (self) {
+        api_set_child(self->api, child);
+    }
 }
 
 uint16_t http_port(const http_t *self)

@@ -6,7 +6,9 @@
  *
  * Serves: `/` and static files of the dashboard (aggregator/web/), the JSON API under
  * `/api/v1/` (aggregator/api.h, docs/api.md), Server-Sent Events at `/api/v1/stream`,
- * `/metrics` (Prometheus) and `/healthz`. Read-only: GET and HEAD only, anything else 405.
+ * `/metrics` (Prometheus) and `/healthz`. Read-only: GET and HEAD only, anything else 405 —
+ * except the one action route POST /api/v1/children/NAME/pull (asks the child puller for a pull
+ * now; no body; refused with 403 when a browser's Origin is not this server).
  * Bounded: request line + headers per connection (max-request), connection limit, idle timeout per
  * connection, and each SSE client has a bounded queue (past sse-queue bytes its queue is replaced
  * by one "reload" event, so a stalled client never grows memory).
@@ -36,6 +38,7 @@
 #include <uv.h>
 
 #include "aconf.h"
+#include "child.h"
 #include "conf.h"
 #include "doanket.pb-c.h"
 
@@ -74,6 +77,10 @@ int http_new(http_t **out, const aconf_t *conf, struct store *store, char *err, 
 /* Binds and registers in loop. Returns 0, DK_ENET (cannot bind: address in use, ...) or
  * DK_EINVAL (bad bind address). When [http] enabled = no, returns 0 and serves nothing. */
 int http_start(http_t *self, uv_loop_t *loop);
+
+/* Gives the API the running child puller (borrowed; NULL: none) for POST .../pull and the
+ * `pulling` flag of /api/v1/children. Call after child_new, before the loop runs. */
+void http_set_child(http_t *self, child_t *child);
 
 /* The port actually bound (useful with port = 0), 0 before start. */
 uint16_t http_port(const http_t *self);

@@ -20,7 +20,10 @@
 #include <zmq.h>
 
 #include "aconf.h"
+#include "api.h"
+#include "child.h"
 #include "err.h"
+#include "http.h"
 #include "ingest.h"
 #include "keys.h"
 #include "log.h"
@@ -29,20 +32,6 @@
 #include "store.h"
 #include "xmalloc.h"
 #include "zap.h"
-
-/* The dashboard's HTTP server and the child pullers are wired here when their modules exist. */
-#if __has_include("http.h")
-#include "http.h"
-#define HAVE_HTTP 1
-#else
-#define HAVE_HTTP 0
-#endif
-#if __has_include("child.h")
-#include "child.h"
-#define HAVE_CHILD 1
-#else
-#define HAVE_CHILD 0
-#endif
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -56,7 +45,8 @@ static void usage(FILE *out)
             "\n"
             "Commands:\n"
             "  run                      run the aggregator (SIGHUP reloads keys, SIGTERM stops)\n"
-            "  status [--json]          communes: last contact, high-water mark, backlog; store\n"
+            "  status [--json]          communes: last contact, high-water mark, backlog; child\n"
+            "                           aggregators: last pull, version, failures, stale; store\n"
             "  verify                   recount every tally from the stored events (exit 1 on a\n"
             "                           difference)\n"
             "  export --period P --format csv|xlsx|json [-o FILE]\n"
@@ -79,14 +69,10 @@ static void usage(FILE *out)
 static void print_config_doc(void)
 {
     aconf_print_doc(stdout);
-#if HAVE_HTTP
     conf_section_t hs = {.name = "http", .optional = true, .size = sizeof(http_conf_t),
                          .keys = http_conf_keys, .doc = "the dashboard (HTTP, read-only)"};
     conf_print_doc(stdout, &hs, 1);
-#endif
-#if HAVE_CHILD
     child_print_help(stdout);
-#endif
 }
 
 static aconf_t *load_conf(const char *path)
@@ -154,12 +140,8 @@ typedef struct {
     server_t *server;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t reader_timer;
-#if HAVE_HTTP
     http_t *http;
-#endif
-#if HAVE_CHILD
     child_t *child;
-#endif
     int stopping;
 } daemon_t;
 
@@ -196,12 +178,8 @@ static void on_stop_signal(uv_signal_t *s, int signum)
     log_info("signal %d: stopping", signum);
     /* 1. stop taking requests */
     server_stop(d->server);
-#if HAVE_HTTP
     http_stop(d->http);
-#endif
-#if HAVE_CHILD
     child_stop(d->child);
-#endif
     /* 2. commit what is queued; its acks go out; then on_ingest_idle */
     ingest_stop(d->ingest, on_ingest_idle, d);
 }
@@ -239,7 +217,6 @@ static void on_reader_timer(uv_timer_t *t)
     }
 }
 
-#if HAVE_CHILD
 /* A child pull changed the store: hand its update (version, prev_version, cells, units) to the
  * same listeners as a local commit (PUB, SSE), through ingest so its version stays the latest. */
 static void on_child_update(void *arg, const Dk__Update *update)
@@ -247,7 +224,6 @@ static void on_child_update(void *arg, const Dk__Update *update)
     daemon_t *d = arg;
     ingest_publish(d->ingest, update);
 }
-#endif
 
 static int cmd_run(aconf_t *conf)
 {
@@ -292,7 +268,6 @@ static int cmd_run(aconf_t *conf)
                 conf->path, conf->agg.bind, conf->agg.publish);
         goto out;
     }
-#if HAVE_HTTP
     /* ---- the dashboard (aggregator/http.h) ---- */
     if ((rc = http_new(&d.http, conf, d.store, err, sizeof err)) < 0) {
         fprintf(stderr, "dk-aggregator: %s\n", err);
@@ -305,18 +280,16 @@ static int cmd_run(aconf_t *conf)
         goto out;
     }
     ingest_on_commit(d.ingest, http_on_commit, d.http);
-#endif
-#if HAVE_CHILD
     /* ---- child aggregators (aggregator/child.h) ---- */
     if ((rc = child_new(conf, d.store, &d.loop, d.ctx, &d.child, err, sizeof err)) < 0) {
         fprintf(stderr, "dk-aggregator: %s\n", err);
         exit_code = rc == DK_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
-#if HAVE_HTTP
-    /* A child's pulled figures reach the dashboard's live stream like a commit does. */
+    /* A child's pulled figures (and recorded failures) reach the dashboard's live stream like a
+     * commit does; the API asks it for on-demand pulls (POST /api/v1/children/NAME/pull). */
     child_on_update(d.child, http_on_commit, d.http);
-#endif
+    http_set_child(d.http, d.child);
     child_on_update(d.child, on_child_update, &d);
     if (child_count(d.child) > 0) {
         /* child.c writes the store from the loop thread; the store allows one writer thread, so
@@ -325,7 +298,6 @@ static int cmd_run(aconf_t *conf)
         log_info("children=%zu: commits run on the loop thread", child_count(d.child));
     }
     child_start(d.child);
-#endif
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);
     uv_signal_init(&d.loop, &d.sighup);
@@ -348,24 +320,16 @@ out:
     server_destroy(&d.server);
     zap_destroy(&d.zap);
     ingest_destroy(&d.ingest);
-#if HAVE_HTTP
     if (d.http) {
         http_stop(d.http);
     }
-#endif
-#if HAVE_CHILD
     if (d.child) {
         child_stop(d.child);
     }
-#endif
     uv_walk(&d.loop, close_walk, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);
-#if HAVE_HTTP
     http_destroy(&d.http);
-#endif
-#if HAVE_CHILD
     child_destroy(&d.child);
-#endif
     rc = uv_loop_close(&d.loop);
     if (rc != 0) {
         log_error("uv_loop_close: %s", uv_strerror(rc));
@@ -483,6 +447,92 @@ static int status_unit(void *arg, const store_unit_t *u)
     return 0;
 }
 
+/* The child aggregators (a parent's [child NAME] sections and their records in the store), with
+ * the same fields as GET /api/v1/children. */
+static int status_children(store_t *store, const aconf_t *conf, bool json, time_t now)
+{
+    child_conf_t *confs = NULL;
+    size_t nconfs = 0;
+    char err[600];
+    if (child_conf_parse(conf, &confs, &nconfs, err, sizeof err) < 0) {
+        fprintf(stderr, "dk-aggregator: %s\n", err);
+        return EXIT_USAGE;
+    }
+    api_child_t *kids = NULL;
+    size_t n = 0;
+    int rc = api_children_read(store, confs, nconfs, (int64_t)now, &kids, &n);
+    child_conf_free(confs, nconfs);
+    if (rc < 0) {
+        fprintf(stderr, "dk-aggregator: %s: cannot read the child records\n", conf->agg.data_dir);
+        return EXIT_RUNTIME;
+    }
+    if (json) {
+        printf(",\n  \"children\": [");
+    } else if (n > 0) {
+        printf("\nĐơn vị cấp dưới (%zu):\n", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const api_child_t *k = &kids[i];
+        if (json) {
+            printf("%s\n    {\"name\": ", i ? "," : "");
+            put_json_str(k->name);
+            printf(", \"unit\": %u, \"unit_name\": ", k->unit);
+            put_json_str(k->title);
+            printf(", \"endpoint\": ");
+            put_json_str(k->endpoint);
+            printf(", \"configured\": %s, \"interval\": %lld, \"last_pull\": %lld, \"age\": %lld, "
+                   "\"child_version\": %llu, \"epoch\": \"%s\", \"failed_pulls\": %u, "
+                   "\"last_attempt\": %lld, \"last_error\": ",
+                   k->configured ? "true" : "false", (long long)k->interval,
+                   (long long)k->last_pull, (long long)k->age,
+                   (unsigned long long)k->child_version, k->epoch, k->failed_pulls,
+                   (long long)k->last_attempt);
+            put_json_str(k->last_error);
+            printf(", \"stale\": %s, \"events\": %llu, \"units\": [", k->stale ? "true" : "false",
+                   (unsigned long long)k->events);
+            for (size_t u = 0; u < k->nunits; u++) {
+                printf("%s%u", u ? ", " : "", k->units[u]);
+            }
+            printf("]}");
+            continue;
+        }
+        printf("  %s (mã %u", k->title, k->unit);
+        if (k->configured) {
+            printf(", [child %s]) — %s, lấy số liệu mỗi %lld giây\n", k->name, k->endpoint,
+                   (long long)k->interval);
+        } else {
+            printf(") — không còn trong cấu hình: số liệu cũ vẫn được tính, không được cập nhật\n");
+        }
+        char ago[96];
+        if (k->last_pull > 0) {
+            fmt_ago(ago, sizeof ago, k->last_pull, now);
+            printf("    Cập nhật lúc %s; phiên bản %llu, epoch %s\n", ago,
+                   (unsigned long long)k->child_version, k->epoch[0] ? k->epoch : "-");
+        } else {
+            printf("    Chưa lấy được số liệu lần nào\n");
+        }
+        if (k->failed_pulls > 0) {
+            fmt_ago(ago, sizeof ago, k->last_attempt, now);
+            printf("    Mất kết nối %u lần (lần cuối %s) — lỗi: %s\n", k->failed_pulls, ago,
+                   k->last_error[0] ? k->last_error : "-");
+        }
+        if (k->stale) {
+            printf("    SỐ LIỆU CŨ: không lấy được số liệu mới trong 2 chu kỳ");
+            if (k->interval > 0) {
+                printf(" (%lld giây)", (long long)(2 * k->interval));
+            }
+            printf("\n");
+        }
+        printf("    Số liệu của %zu đơn vị, %llu sự kiện được tính\n", k->nunits,
+               (unsigned long long)k->events);
+    }
+    if (json) {
+        printf("%s]", n ? "\n  " : "");
+    }
+    api_children_free(kids, n);
+    return EXIT_OK;
+}
+
 static int cmd_status(const aconf_t *conf, bool json)
 {
     store_t *store = NULL;
@@ -505,6 +555,13 @@ static int cmd_status(const aconf_t *conf, bool json)
                (unsigned long long)st.rejected, (unsigned long long)st.tallied,
                (unsigned long long)st.used_size, (unsigned long long)st.map_size,
                st.readers_used);
+    } else if (conf->n_communes == 0 && aconf_section(conf, "child", NULL) != NULL) {
+        /* A parent with only child aggregators: no commune table, the children follow. */
+        printf("%s (mã %lld) — phiên bản dữ liệu %llu\n", conf->agg.name,
+               (long long)conf->agg.unit, (unsigned long long)st.version);
+        printf("Kho dữ liệu: %s — đã dùng %.1f MiB / %.1f MiB; %llu sự kiện được tính\n",
+               conf->agg.data_dir, (double)st.used_size / 1048576.0,
+               (double)st.map_size / 1048576.0, (unsigned long long)st.tallied);
     } else {
         printf("%s (mã %lld) — phiên bản dữ liệu %llu\n", conf->agg.name,
                (long long)conf->agg.unit, (unsigned long long)st.version);
@@ -530,10 +587,14 @@ static int cmd_status(const aconf_t *conf, bool json)
         }
     }
     if (json) {
-        printf("\n  ]\n}\n");
+        printf("\n  ]");
+    }
+    int crc = status_children(store, conf, json, c.now);
+    if (json) {
+        printf("\n}\n");
     }
     store_close(&store);
-    return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+    return rc < 0 ? EXIT_RUNTIME : crc;
 }
 
 /* ---- verify, backup, export, keygen ----------------------------------------------------------- */

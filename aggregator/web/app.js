@@ -4,7 +4,7 @@
   "use strict";
 
   var state = { info: null, period: null, report: null, units: null, events: null, prev: {},
-                timer: null, loading: false, again: false, version: 0 };
+                timer: null, loading: false, again: false, version: 0, children: null };
 
   /* ---- formatting (Vietnamese: dots group thousands, comma for decimals) ---- */
   function fmtInt(n) {
@@ -196,6 +196,7 @@
   ];
 
   function statusRank(u) {
+    if (u && u.stale) { return -1; }
     if (!u || u.status === "never") { return 0; }
     if (u.status === "silent") { return 1; }
     return 2;
@@ -243,21 +244,30 @@
     var tb = el("tbody");
     rows.forEach(function (row) {
       var u = byUnit[row.unit];
-      var tr = el("tr");
+      var from = u && u.child ? childByName(u.child) : null;
+      var tr = el("tr", u && u.stale ? "stale" : null);
       tr.setAttribute("data-unit", row.unit);
+      tr.setAttribute("data-stale", u && u.stale ? "true" : "false");
       var name = el("td", "name", row.name);
-      name.appendChild(el("div", "sub", "Mã " + row.unit));
+      name.appendChild(el("div", "sub", "Mã " + row.unit + (from ? " · " + from.unit_name : "")));
       tr.appendChild(name);
       var st = el("td", "c"), badge;
-      if (!u || u.status === "never") {
+      if (u && u.stale) {
+        badge = el("span", "badge stale", "Số liệu cũ");
+        st.appendChild(badge);
+        var since = from && from.last_pull > 0 ? "lấy lúc " + fmtClock(from.last_pull) : "chưa lấy được";
+        st.appendChild(el("span", "stale-note", since));
+        badge.title = "Không lấy được số liệu mới từ " + (from ? from.unit_name : "đơn vị cấp dưới") +
+          ": các con số của xã này là số liệu cũ.";
+      } else if (!u || u.status === "never") {
         badge = el("span", "badge never", "Chưa báo cáo");
       } else if (u.status === "silent") {
         badge = el("span", "badge silent", "Mất liên lạc " + fmtAgo(u.silent_for).replace(" trước", ""));
       } else {
         badge = el("span", "badge ok", "Đang hoạt động");
       }
-      badge.setAttribute("data-status", u ? u.status : "never");
-      st.appendChild(badge);
+      badge.setAttribute("data-status", u && u.stale ? "stale" : u ? u.status : "never");
+      if (!badge.parentNode) { st.appendChild(badge); }
       tr.appendChild(st);
       var lc = el("td", "nw", u && u.last_contact ? fmtAgo(u.silent_for) : "—");
       if (u && u.last_contact) { lc.title = fmtTime(u.last_contact); }
@@ -267,8 +277,11 @@
       valueCells(tr, row.unit, row.values);
       tb.appendChild(tr);
     });
-    var tot = el("tr", "total");
-    tot.appendChild(el("td", null, "Tổng cộng"));
+    var anyStale = units.units.some(function (u) { return u.stale; });
+    var tot = el("tr", "total" + (anyStale ? " stale" : ""));
+    var totName = el("td", null, "Tổng cộng");
+    if (anyStale) { totName.appendChild(el("span", "stale-note", "gồm số liệu cũ")); }
+    tot.appendChild(totName);
     tot.appendChild(el("td", "c", r.rows.length + " đơn vị"));
     tot.appendChild(el("td"));
     tot.appendChild(el("td"));
@@ -289,9 +302,13 @@
     head.appendChild(el("th", null, "Đã làm"));
     var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
     var tb = el("tbody");
+    var stale = {};
+    (state.units ? state.units.units : []).forEach(function (u) { if (u.stale) { stale[u.unit] = true; } });
     r.rows.forEach(function (row) {
-      var tr = el("tr");
-      tr.appendChild(el("td", "name", row.name));
+      var tr = el("tr", stale[row.unit] ? "stale" : null);
+      var nm = el("td", "name", row.name);
+      if (stale[row.unit]) { nm.appendChild(el("span", "stale-note", "Số liệu cũ")); }
+      tr.appendChild(nm);
       var done = 0;
       row.checklist.forEach(function (c) {
         var mark = c.state === "done" ? "✔" : c.state === "partial" ? "◐" : "—";
@@ -438,6 +455,123 @@
     t.appendChild(tb);
   }
 
+  /* ---- child aggregators (at a province or above) ---- */
+  /* "2 phút trước": how long ago, in words people use. */
+  function fmtAgoShort(seconds) {
+    if (seconds < 60) { return Math.max(0, seconds) + " giây trước"; }
+    if (seconds < 3600) { return Math.floor(seconds / 60) + " phút trước"; }
+    if (seconds < 172800) { return Math.floor(seconds / 3600) + " giờ trước"; }
+    return Math.floor(seconds / 86400) + " ngày trước";
+  }
+  /* "10:32" today, "10:32 28/11/2025" another day. */
+  function fmtClock(unix) {
+    var full = fmtTime(unix), today = fmtTime(Math.floor(Date.now() / 1000));
+    return full.slice(6) === today.slice(6) ? full.slice(0, 5) : full;
+  }
+
+  function childByName(name) {
+    var list = state.children ? state.children.children : [];
+    for (var i = 0; i < list.length; i++) { if (list[i].name === name) { return list[i]; } }
+    return null;
+  }
+
+  function pullNow(name, button) {
+    button.disabled = true;
+    button.textContent = "Đang lấy số liệu…";
+    fetch("/api/v1/children/" + encodeURIComponent(name) + "/pull", { method: "POST" })
+      .then(function (r) {
+        return r.json().then(function (body) {
+          if (r.status !== 202) { throw new Error(body && body.error ? body.error : "HTTP " + r.status); }
+        });
+      }).then(function () {
+        /* The pull's result arrives as a live update; look again shortly in any case. */
+        setTimeout(soon, 1500);
+        setTimeout(soon, 5000);
+      }).catch(function (err) {
+        button.disabled = false;
+        button.textContent = "Lấy số liệu ngay";
+        showError("không yêu cầu được việc lấy số liệu: " + err.message);
+      });
+  }
+
+  function renderChildren(ch) {
+    var panel = $("children-panel");
+    if (!ch || ch.children.length === 0) { panel.hidden = true; return; }
+    panel.hidden = false;
+    var t = $("children");
+    t.innerHTML = "";
+    var head = el("tr");
+    ["Đơn vị", "Tình trạng", "Lần lấy số liệu gần nhất", "Số liệu của", "Sự kiện", ""].forEach(
+      function (h) { head.appendChild(el("th", null, h)); });
+    var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
+    var tb = el("tbody");
+    var stale = [];
+    ch.children.forEach(function (c) {
+      var tr = el("tr", c.stale ? "stale" : null);
+      tr.setAttribute("data-child", c.name);
+      tr.setAttribute("data-stale", c.stale ? "true" : "false");
+      var name = el("td", "name", c.unit_name);
+      name.appendChild(el("div", "sub", "Mã " + c.unit + (c.name ? " · " + c.name : "")));
+      tr.appendChild(name);
+      var st = el("td", "c"), badge;
+      if (c.stale) { badge = el("span", "badge stale", "Số liệu cũ"); stale.push(c); }
+      else { badge = el("span", "badge fresh", "Đã cập nhật"); }
+      badge.setAttribute("data-stale", c.stale ? "true" : "false");
+      st.appendChild(badge);
+      if (c.pulling) { st.appendChild(el("div", "sub", "đang lấy số liệu…")); }
+      tr.appendChild(st);
+      var when = el("td");
+      var line = c.last_pull > 0
+        ? "Cập nhật lúc " + fmtClock(c.last_pull) + ", " + fmtAgoShort(c.age)
+        : "Chưa lấy được số liệu lần nào";
+      var wl = el("div", "nw", line);
+      wl.setAttribute("data-role", "updated");
+      if (c.last_pull > 0) { wl.title = fmtTime(c.last_pull); }
+      when.appendChild(wl);
+      if (c.last_pull > 0) {
+        when.appendChild(el("div", "sub", "Phiên bản " + fmtInt(c.child_version) +
+          (c.epoch ? " · kỳ dữ liệu " + c.epoch.slice(0, 8) : "")));
+      }
+      if (c.failed_pulls > 0) {
+        var e = el("div", "err", "Mất kết nối " + fmtInt(c.failed_pulls) + " lần" +
+          (c.last_error ? " — lỗi: " + c.last_error : ""));
+        e.setAttribute("data-role", "failures");
+        if (c.last_attempt) { e.title = "Lần thử cuối lúc " + fmtTime(c.last_attempt); }
+        when.appendChild(e);
+      }
+      if (!c.configured) {
+        when.appendChild(el("div", "err", "Không còn trong cấu hình: số liệu không được cập nhật nữa"));
+      }
+      tr.appendChild(when);
+      tr.appendChild(el("td", "nw", fmtInt(c.units.length) + " đơn vị"));
+      tr.appendChild(numCell("child-" + c.name, "events", c.events, fmtInt(c.events)));
+      var act = el("td", "c");
+      if (c.configured) {
+        /* Always clickable: asking while a pull is in flight is harmless (that pull counts). */
+        var b = el("button", null, "Lấy số liệu ngay");
+        b.type = "button";
+        b.setAttribute("data-pull", c.name);
+        b.addEventListener("click", function () { pullNow(c.name, b); });
+        act.appendChild(b);
+      }
+      tr.appendChild(act);
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    var w = $("stale-warning");
+    if (stale.length) {
+      w.innerHTML = "";
+      w.appendChild(el("b", null, "Chú ý: "));
+      w.appendChild(document.createTextNode("số liệu của " + stale.map(function (c) {
+        return c.unit_name + (c.last_pull > 0 ? " (cập nhật lần cuối lúc " + fmtClock(c.last_pull) + ")"
+          : " (chưa lấy được lần nào)");
+      }).join(", ") + " là số liệu cũ. Các tổng số và các xã đánh dấu * dưới đây chưa phải số liệu hiện tại."));
+      w.hidden = false;
+    } else {
+      w.hidden = true;
+    }
+  }
+
   /* ---- loading ---- */
   function showError(msg) {
     var e = $("error");
@@ -450,10 +584,13 @@
     state.loading = true;
     setExports();
     var p = encodeURIComponent(state.period);
+    var parent = state.info && state.info.children > 0;
     Promise.all([getJSON("/api/v1/report?period=" + p), getJSON("/api/v1/units"),
-                 getJSON("/api/v1/events?limit=15")]).then(function (res) {
+                 getJSON("/api/v1/events?limit=15"),
+                 parent ? getJSON("/api/v1/children") : Promise.resolve(null)]).then(function (res) {
       var r = res[0];
-      state.report = r; state.units = res[1]; state.events = res[2];
+      state.report = r; state.units = res[1]; state.events = res[2]; state.children = res[3];
+      renderChildren(res[3]);
       state.version = r.version;
       $("period-label").textContent = r.label + " (" + fmtDate(r.from) + " – " + fmtDate(r.to) + ")";
       renderCards(r);
@@ -503,9 +640,17 @@
   getJSON("/api/v1/info").then(function (info) {
     state.info = info;
     $("unit-name").textContent = info.name;
+    var whole = { province: "toàn tỉnh", national: "toàn quốc", commune: "toàn xã" }[info.level] ||
+      "toàn huyện";
+    var level = { province: "tỉnh", national: "trung ương", commune: "xã" }[info.level] || "huyện";
+    $("ledger-scope").textContent = whole;
+    $("foot-level").textContent = level;
+    $("cards").setAttribute("aria-label", "Chỉ tiêu chính " + whole);
     document.title = "Theo dõi Cuộc vận động — " + info.name;
     setupPeriod(info.default_period);
     refresh();
     connect();
+    /* A child turns stale as time passes, with no update to announce it: look every 30 s. */
+    if (info.children > 0) { setInterval(refresh, 30000); }
   }).catch(function (err) { showError(err.message); });
 })();

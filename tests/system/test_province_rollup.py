@@ -1,8 +1,10 @@
 """A province over two districts (real dk-aggregator processes on loopback, events sent with
 dk-testclient): the province's totals equal the sum of the districts' exactly — after events,
 duplicates, a province SIGKILL + restart, a district down (the province keeps serving and records
-the failures) and back up (it catches up), and a district restored from an older backup (its
-version goes back: the province resyncs, nothing counted twice)."""
+the failures) and back up (it catches up), and a district restored from an older backup (new store
+epoch, version back: the province resyncs, nothing counted twice). Freshness through the HTTP API:
+test_province_freshness.py; the epoch case with the version climbed past:
+test_province_restore_epoch.py."""
 import os
 import shutil
 import sys

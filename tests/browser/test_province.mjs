@@ -1,0 +1,154 @@
+// Browser test of a parent's dashboard (province over two districts; real dk-aggregator processes
+// filled by real clients, tests/browser/dkserve_province.py): one district is stopped and stale.
+// Checks the "Đơn vị cấp dưới" panel (freshness in Vietnamese, the red "Số liệu cũ" badge, the
+// failures and error), that the communes under the stale district are marked as old (and the
+// others are not), then starts the district again, clicks "Lấy số liệu ngay" and sees the panel
+// turn fresh without a reload. Screenshot of the stale state: $DK_BUILD/province.png (and
+// province-fresh.png after the pull).
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const { chromium } = require(path.join(here, "node_modules", "playwright-core"));
+const build = process.env.DK_BUILD || path.join(here, "..", "..", "build");
+
+let server = null, context = null, userDir = null;
+const failures = [];
+function check(cond, msg) { if (!cond) { failures.push(msg); console.error("FAIL: " + msg); } }
+
+async function cleanup() {
+  try { if (context) { await context.close(); } } catch (e) { /* closing anyway */ }
+  if (server && server.exitCode === null) {
+    server.stdin.end();
+    await new Promise((res) => {
+      const t = setTimeout(() => { server.kill("SIGKILL"); res(); }, 30000);
+      server.on("exit", () => { clearTimeout(t); res(); });
+    });
+  }
+  if (userDir) { rmSync(userDir, { recursive: true, force: true }); }
+}
+
+async function main() {
+  server = spawn("python3", [path.join(here, "dkserve_province.py")], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = readline.createInterface({ input: server.stdout });
+  const iter = lines[Symbol.asyncIterator]();
+  async function nextLine(what) {
+    let timer;
+    const t = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error("timeout: " + what)), 240000); });
+    const r = await Promise.race([iter.next(), t]).finally(() => clearTimeout(timer));
+    if (r.done) { throw new Error("dkserve_province.py ended before " + what); }
+    return JSON.parse(r.value);
+  }
+  const info = await nextLine("start");
+  const base = `http://127.0.0.1:${info.http}`;
+  const api = async (p) => (await fetch(base + p)).json();
+
+  userDir = mkdtempSync(path.join(tmpdir(), "dk-chromium-"));
+  context = await chromium.launchPersistentContext(userDir, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--disable-quic"],
+    viewport: { width: 1366, height: 900 },
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const consoleErrors = [], foreign = [];
+  page.on("console", (m) => { if (m.type() === "error") { consoleErrors.push(m.text()); } });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  page.on("request", (r) => { if (!r.url().startsWith(base)) { foreign.push(r.url()); } });
+
+  await page.goto(base + "/#period=2023", { waitUntil: "load", timeout: 60000 });
+  await page.waitForSelector('#children tr[data-child="cujut"]', { timeout: 20000 });
+  await page.evaluate(() => { window.__noReload = 42; });
+
+  // ---- the panel: one row per child, the stale one with the red badge, failures and error
+  const ch = await api("/api/v1/children");
+  check(await page.isVisible("#children-panel"), "the 'Đơn vị cấp dưới' panel is hidden");
+  check(await page.locator("#children tbody tr").count() === ch.children.length,
+    "panel rows != children of the API");
+  const panelTitle = await page.textContent("#children-panel h2");
+  check(panelTitle === "Đơn vị cấp dưới", `panel title '${panelTitle}'`);
+  const stale = page.locator('#children tr[data-child="cujut"]');
+  check(await stale.getAttribute("data-stale") === "true", "Cư Jút not marked stale in the panel");
+  const badge = stale.locator(".badge");
+  check(await badge.textContent() === "Số liệu cũ", `Cư Jút badge '${await badge.textContent()}'`);
+  const bg = await badge.evaluate((e) => getComputedStyle(e).backgroundColor);
+  check(bg === "rgb(163, 22, 26)", `the stale badge is not red: ${bg}`);
+  const updated = await stale.locator('[data-role="updated"]').textContent();
+  check(/^Cập nhật lúc \d\d:\d\d, \d+ (giây|phút) trước$/.test(updated), `Cư Jút freshness text '${updated}'`);
+  const failuresText = await stale.locator('[data-role="failures"]').textContent();
+  check(/^Mất kết nối \d+ lần — lỗi: .+/.test(failuresText), `Cư Jút failures text '${failuresText}'`);
+  check(await stale.textContent().then((t) => t.includes("Huyện Cư Jút")), "Cư Jút's name missing");
+  const fresh = page.locator('#children tr[data-child="dakmil"]');
+  check(await fresh.getAttribute("data-stale") === "false", "Đắk Mil marked stale");
+  check(await fresh.locator(".badge").textContent() === "Đã cập nhật", "Đắk Mil badge");
+  check(await page.isVisible("#stale-warning"), "no warning that the totals include old figures");
+  check((await page.textContent("#stale-warning")).includes("Huyện Cư Jút"), "warning names no district");
+  check(await page.locator("#children button[data-pull]").count() === 2, "a 'Lấy số liệu ngay' button per child");
+
+  // ---- communes: the stale district's are marked old, the others are not; figures equal the API
+  const report = await api("/api/v1/report?period=2023");
+  for (const u of info.stale_units) {
+    const tr = page.locator(`#communes tr[data-unit="${u}"]`);
+    check(await tr.getAttribute("data-stale") === "true", `commune ${u} not marked stale`);
+    check(await tr.locator(".badge").textContent() === "Số liệu cũ", `commune ${u} badge`);
+    check(await tr.evaluate((e) => e.classList.contains("stale")), `commune ${u} row not styled as old`);
+    const row = report.rows.find((r) => r.unit === u);
+    const raw = Number(await page.getAttribute(`#communes td[data-unit="${u}"][data-key="propaganda_sessions"]`, "data-raw"));
+    check(row && raw === row.values.propaganda_sessions, `commune ${u} sessions page ${raw} api ${row && row.values.propaganda_sessions}`);
+    check(await page.locator(`#checklist tr.stale td:has-text("Đơn vị ${u}")`).count() === 1,
+      `checklist row of ${u} not marked`);
+  }
+  for (const u of info.fresh_units) {
+    const tr = page.locator(`#communes tr[data-unit="${u}"]`);
+    check(await tr.getAttribute("data-stale") === "false", `commune ${u} of the live district marked stale`);
+  }
+  const first = await page.getAttribute("#communes tbody tr:first-child", "data-unit");
+  check(info.stale_units.includes(Number(first)), `first commune row ${first} is not a stale one`);
+  check((await page.textContent("#communes tr.total")).includes("gồm số liệu cũ"), "total row not marked");
+
+  await page.waitForTimeout(600);
+  const shot = path.join(build, "province.png");
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log("screenshot " + shot);
+
+  // ---- the district comes back; the button pulls it now; the page turns fresh without reload
+  server.stdin.write(JSON.stringify({ start: "cujut" }) + "\n");
+  await nextLine("start cujut");
+  await page.click('#children button[data-pull="cujut"]');
+  await page.waitForFunction(() => {
+    const r = document.querySelector('#children tr[data-child="cujut"]');
+    return r && r.getAttribute("data-stale") === "false";
+  }, null, { timeout: 15000 }).catch(() => check(false, "Cư Jút did not turn fresh after 'Lấy số liệu ngay'"));
+  await page.waitForFunction(() => document.querySelectorAll('#communes tr[data-stale="true"]').length === 0,
+    null, { timeout: 10000 }).catch(() => check(false, "communes still marked stale after the pull"));
+  check(!(await page.isVisible("#stale-warning")), "stale warning still shown");
+  check(await page.evaluate(() => window.__noReload) === 42, "the page was reloaded");
+  await page.waitForTimeout(1800);
+  await page.screenshot({ path: path.join(build, "province-fresh.png"), fullPage: true });
+
+  check(consoleErrors.length === 0, "console errors: " + consoleErrors.join(" | "));
+  check(foreign.length === 0, "requests outside the aggregator: " + foreign.join(" "));
+}
+
+try {
+  await main();
+} catch (e) {
+  failures.push(String(e && e.stack || e));
+  console.error(e);
+} finally {
+  await cleanup();
+}
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
+console.log("PASS");
+process.exit(0);
