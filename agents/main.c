@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. */
 #define LOG_TAG "agent"
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,6 +470,14 @@ static int cmd_run(const char *conf_path)
         agentconf_release(&c);
         return 2;
     }
+    /* The static dk-agent carries libzmq without its GSSAPI/NORM transports (agents/CMakeLists.txt):
+     * only tcp:// reaches a district aggregator anyway. */
+    if (strncmp(c.aggregator, "tcp://", 6) != 0) {
+        fprintf(stderr, "%s: [agent] aggregator = %s: địa chỉ phải có dạng tcp://máy:cổng.\n",
+                conf_path, c.aggregator);
+        agentconf_release(&c);
+        return 2;
+    }
     keys_t k;
     char server_key[41], err[400];
     if (keys_load(c.key_file, &k, err, sizeof err) != 0) {
@@ -491,6 +500,9 @@ static int cmd_run(const char *conf_path)
     struct sigaction sa = {0};
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* libzmq's I/O and reaper threads would each get a malloc arena of their own; the agent's
+     * traffic is a few messages a second, so one shared arena costs nothing and saves its pages. */
+    mallopt(M_ARENA_MAX, 1);
     uv_loop_t loop;
     uv_loop_init(&loop);
     void *zctx = zmq_ctx_new();

@@ -341,6 +341,10 @@ static void on_ack(sender_t *s, const Dk__Ack *a)
     }
     s->attempt = 0;
     fill_window(s);
+    if (s->nflight == 0) {
+        /* The backlog is drained: give back the pages the drain mapped (issue 4: <= 4 MB). */
+        outbox_trim(s->ob);
+    }
 }
 
 static void on_message(zloop_sock_t *zs, zmq_msg_t *frames, size_t nframes, void *arg)
@@ -471,7 +475,9 @@ static void on_tick(uv_timer_t *t)
     }
     if (now - s->last_prune >= (uint64_t)s->o.prune_ms) {
         s->last_prune = now;
-        outbox_prune(s->ob, wall());
+        if (outbox_prune(s->ob, wall()) > 0) {
+            outbox_trim(s->ob);
+        }
     }
     if (now - s->last_session_write > 15000) {
         session_changed(s); /* a fresh updated_at tells `status` the daemon is alive */
