@@ -32,10 +32,17 @@ static const conf_key_t agg_keys[] = {
      (int64_t)1 << 42, NULL, "LMDB map size (address space; grows on MAP_FULL)"},
     {"organisers", CONF_LIST, offsetof(aconf_agg_t, organisers), "", 0, 99, NULL,
      "member organisations, numbered 1..n in this order (0 is the Front committee)"},
-    {"heartbeat", CONF_DURATION, offsetof(aconf_agg_t, heartbeat), "5s", 1000, 600000, NULL,
-     "ZeroMQ heartbeat interval (the timeout is three times it)"},
+    {"heartbeat", CONF_DURATION, offsetof(aconf_agg_t, heartbeat), "30s", 1000, 600000, NULL,
+     "ZeroMQ heartbeat interval of the ROUTER and PUB (timeout: three times it). Default 30s, "
+     "not 5s: libzmq 4.3 cancels each PING's timeout timer by walking every timer of its I/O "
+     "thread, a cost that grows with the square of the connected agents (3,321 agents: I/O "
+     "thread 35 % of a core at 5s, 19 % at 30s); the agents' own Heartbeat messages keep "
+     "\"last contact\" current"},
     {"reader-check", CONF_DURATION, offsetof(aconf_agg_t, reader_check), "60s", 1000, 86400000,
      NULL, "how often stale LMDB readers (killed processes) are cleared"},
+    {"units-file", CONF_PATH, offsetof(aconf_agg_t, units_file), "", 0, 0, NULL,
+     "official unit codes and names (config/units/ CSV, or a folder of them): names of units "
+     "the config does not name (empty: none)"},
     CONF_END,
 };
 
@@ -242,22 +249,143 @@ static char *split_text(aconf_t *self, const char *text, const char *keep_type)
     return outbuf;
 }
 
-static const char *key_owner(const aconf_t *self, const char *key, size_t skip_commune,
-                             size_t skip_reader, char *buf, size_t len)
+/* ---- checks beyond conf's ------------------------------------------------------------------ */
+
+/* The line of `key` in the section [type id] of text (or of its header when the key is not
+ * there; 0 when there is no such section). Only used to word an error, so a linear scan is fine. */
+static int section_key_line(const char *text, const char *type, const char *id, const char *key)
 {
-    for (size_t i = 0; i < self->n_communes; i++) {
-        if (i != skip_commune && strcmp(self->communes[i].public_key, key) == 0) {
-            snprintf(buf, len, "[commune %lld]", (long long)self->communes[i].code);
-            return buf;
+    const char *line = text;
+    int lineno = 0, header = 0;
+    while (*line) {
+        lineno++;
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *copy = xstrndup(line, len);
+        char t[64], i[192];
+        if (header_type(copy, t, sizeof t, i, sizeof i)) {
+            if (header) {
+                free(copy);
+                return header; /* the section ended without the key */
+            }
+            if (strcmp(t, type) == 0 && strcmp(i, id) == 0) {
+                header = lineno;
+            }
+        } else if (header) {
+            char *k = trim(copy);
+            size_t kl = strlen(key);
+            if (strncmp(k, key, kl) == 0 && (k[kl] == '=' || k[kl] == ' ' || k[kl] == '\t')) {
+                free(copy);
+                return lineno;
+            }
         }
+        free(copy);
+        if (!nl) {
+            break;
+        }
+        line = nl + 1;
+    }
+    return header;
+}
+
+/* One public key of the file: a commune (kind 0) or a reader (kind 1), index in its array. */
+typedef struct {
+    const char *key;
+    int kind;
+    size_t index;
+} key_use_t;
+
+static int key_use_cmp(const void *a, const void *b)
+{
+    const key_use_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c != 0) {
+        return c;
+    }
+    if (x->kind != y->kind) {
+        return x->kind < y->kind ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void key_use_name(const aconf_t *self, const key_use_t *u, char *type, size_t tlen,
+                         char *id, size_t ilen)
+{
+    if (u->kind == 0) {
+        snprintf(type, tlen, "commune");
+        snprintf(id, ilen, "%lld", (long long)self->communes[u->index].code);
+    } else {
+        snprintf(type, tlen, "reader");
+        snprintf(id, ilen, "%s", self->readers[u->index].name);
+    }
+}
+
+/* A key used twice would make the ZAP answer depend on table order: refuse it. Sorting the keys
+ * makes this O(n log n) (a pairwise comparison took seconds with thousands of communes). On a
+ * duplicate, writes "file:line: [type id] public-key: the same key is used by [type id] (line n)"
+ * naming the later of the two sections, and returns DK_ECONFIG. */
+static int check_keys(const aconf_t *self, char *err, size_t errlen)
+{
+    size_t n = self->n_communes + self->n_readers, k = 0;
+    if (n < 2) {
+        return 0;
+    }
+    key_use_t *u = xmalloc(n * sizeof *u);
+    for (size_t i = 0; i < self->n_communes; i++) {
+        u[k++] = (key_use_t){self->communes[i].public_key, 0, i};
     }
     for (size_t i = 0; i < self->n_readers; i++) {
-        if (i != skip_reader && strcmp(self->readers[i].public_key, key) == 0) {
-            snprintf(buf, len, "[reader %s]", self->readers[i].name);
-            return buf;
-        }
+        u[k++] = (key_use_t){self->readers[i].public_key, 1, i};
     }
-    return NULL;
+    qsort(u, n, sizeof *u, key_use_cmp);
+    int rc = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(u[i - 1].key, u[i].key) != 0) {
+            continue;
+        }
+        char t1[16], id1[192], t2[16], id2[192];
+        key_use_name(self, &u[i - 1], t1, sizeof t1, id1, sizeof id1);
+        key_use_name(self, &u[i], t2, sizeof t2, id2, sizeof id2);
+        int l1 = section_key_line(self->text, t1, id1, "public-key");
+        int l2 = section_key_line(self->text, t2, id2, "public-key");
+        /* name the later use (in the file) first: that is the line to fix */
+        if (l1 > l2) {
+            snprintf(err, errlen,
+                     "%s:%d: [%s %s] public-key: the same key is used by [%s %s] (line %d)",
+                     self->path, l1, t1, id1, t2, id2, l2);
+        } else {
+            snprintf(err, errlen,
+                     "%s:%d: [%s %s] public-key: the same key is used by [%s %s] (line %d)",
+                     self->path, l2, t2, id2, t1, id1, l1);
+        }
+        rc = DK_ECONFIG;
+        break;
+    }
+    free(u);
+    return rc;
+}
+
+/* aconf_commune's index: conf refuses a code given twice, so codes are unique. */
+struct aconf_by_code {
+    int64_t code;
+    size_t index;
+};
+
+static int code_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct aconf_by_code *)a)->code;
+    int64_t y = ((const struct aconf_by_code *)b)->code;
+    return x < y ? -1 : x > y;
+}
+
+static void build_index(aconf_t *self)
+{
+    size_t n = self->n_communes;
+    self->by_code = xmalloc((n ? n : 1) * sizeof *self->by_code);
+    for (size_t i = 0; i < n; i++) {
+        self->by_code[i] = (struct aconf_by_code){self->communes[i].code, i};
+    }
+    qsort(self->by_code, n, sizeof *self->by_code, code_cmp);
 }
 
 static size_t list_len(char **l)
@@ -293,24 +421,11 @@ int aconf_load(const char *path, aconf_t **out, char *err, size_t errlen)
         aconf_destroy(&self);
         return rc;
     }
-    /* A key used twice would make the ZAP answer depend on table order: refuse it. */
-    char owner[160];
-    for (size_t i = 0; i < self->n_communes; i++) {
-        if (key_owner(self, self->communes[i].public_key, i, (size_t)-1, owner, sizeof owner)) {
-            snprintf(err, errlen, "%s: [commune %lld] public-key: the same key is used by %s",
-                     path, (long long)self->communes[i].code, owner);
-            aconf_destroy(&self);
-            return DK_ECONFIG;
-        }
+    if ((rc = check_keys(self, err, errlen)) < 0) {
+        aconf_destroy(&self);
+        return rc;
     }
-    for (size_t i = 0; i < self->n_readers; i++) {
-        if (key_owner(self, self->readers[i].public_key, (size_t)-1, i, owner, sizeof owner)) {
-            snprintf(err, errlen, "%s: [reader %s] public-key: the same key is used by %s", path,
-                     self->readers[i].name, owner);
-            aconf_destroy(&self);
-            return DK_ECONFIG;
-        }
-    }
+    build_index(self);
     static const char *const levels[] = {"commune", "district", "province", "national"};
     self->unit = (uint32_t)self->agg.unit;
     self->name = self->agg.name;
@@ -342,6 +457,7 @@ void aconf_destroy(aconf_t **self_p)
         free(sec->name);
     }
     free(self->sections);
+    free(self->by_code);
     free(self->text);
     free(self->path);
     free(self);
@@ -350,12 +466,13 @@ void aconf_destroy(aconf_t **self_p)
 
 const aconf_commune_t *aconf_commune(const aconf_t *self, uint32_t code)
 {
-    for (size_t i = 0; i < self->n_communes; i++) {
-        if (self->communes[i].code == (int64_t)code) {
-            return &self->communes[i];
-        }
+    if (!self->by_code) {
+        return NULL;
     }
-    return NULL;
+    struct aconf_by_code probe = {(int64_t)code, 0};
+    const struct aconf_by_code *e =
+        bsearch(&probe, self->by_code, self->n_communes, sizeof probe, code_cmp);
+    return e ? &self->communes[e->index] : NULL;
 }
 
 size_t aconf_organisers(const aconf_t *self, uint32_t commune)

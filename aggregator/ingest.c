@@ -67,6 +67,11 @@ typedef struct {
     /* filled by the worker */
     size_t *ridx;            /* per item: 1-based index into result.results; 0: not stored */
     store_commit_t result;
+    struct hw {              /* the local communes of result.units sorted by unit (loop thread) */
+        uint32_t unit;
+        size_t index;
+    } *hw;
+    size_t nhw;
     int rc;
     double ms, prep_ms;
 } job_t;
@@ -83,6 +88,8 @@ struct ingest {
     size_t queued_events;
     touch_t *touches;        /* one per commune, latest wins */
     size_t ntouches, cap_touches;
+    uint32_t *touch_slot;    /* open-addressing hash commune -> index+1 into touches (0: free) */
+    size_t touch_slots;      /* a power of two, at least twice cap_touches */
     wjob_t *wjobs_head, *wjobs_tail;
     job_t *inflight;
     int inline_commit;       /* commit on the loop thread (another module writes from it too) */
@@ -94,7 +101,7 @@ struct ingest {
         void *arg;
     } listeners[MAX_LISTENERS];
     size_t nlisteners;
-    /* rules per commune, from the config */
+    /* rules per commune, from the config, sorted by commune (bsearch per batch) */
     struct rule {
         uint32_t commune;
         uint32_t max_area;
@@ -109,6 +116,14 @@ static void start(ingest_t *self, int force);
 static void check_batch(pending_t *p, const uint8_t *const *raw, const size_t *raw_len);
 #define maybe_start(self) start((self), 0)
 
+static int rule_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const struct rule *)a)->commune, y = ((const struct rule *)b)->commune;
+    return x < y ? -1 : x > y;
+}
+
+/* Rebuilds the sorted rules table (at start and on SIGHUP): a batch looks its commune up with a
+ * binary search instead of walking the commune list (thousands of communes, a batch per event). */
 static void set_rules(ingest_t *self, const aconf_t *conf)
 {
     free(self->rules);
@@ -120,6 +135,7 @@ static void set_rules(ingest_t *self, const aconf_t *conf)
         self->rules[i].max_area = (uint32_t)conf->communes[i].areas;
         self->rules[i].max_organiser = (uint32_t)aconf_organisers(conf, code);
     }
+    qsort(self->rules, self->nrules, sizeof *self->rules, rule_cmp);
     self->window_ms = (uint32_t)conf->agg.commit_window;
     self->max_batch = (size_t)conf->agg.max_batch;
 }
@@ -168,14 +184,13 @@ static void rules_for(const ingest_t *self, uint32_t commune, wire_rules_t *r)
     wire_rules_init(r);
     r->commune = commune;
     r->today = period_today();
-    for (size_t i = 0; i < self->nrules; i++) {
-        if (self->rules[i].commune == commune) {
-            r->max_area = self->rules[i].max_area;
-            /* 0 organisers configured means only the committee itself (organiser 0); wire's 0
-             * means "default 15", so keep the default in that case. */
-            r->max_organiser = self->rules[i].max_organiser;
-            return;
-        }
+    struct rule probe = {.commune = commune};
+    const struct rule *e = bsearch(&probe, self->rules, self->nrules, sizeof probe, rule_cmp);
+    if (e) {
+        r->max_area = e->max_area;
+        /* 0 organisers configured means only the committee itself (organiser 0); wire's 0
+         * means "default 15", so keep the default in that case. */
+        r->max_organiser = e->max_organiser;
     }
 }
 
@@ -238,21 +253,58 @@ int ingest_submit_raw(ingest_t *self, uint32_t commune, const Dk__Batch *batch,
     return 0;
 }
 
+/* ---- the touches of the next commit: one per commune, found by hash -------------------------- */
+
+static size_t touch_hash(uint32_t commune, size_t slots)
+{
+    return (size_t)((commune * 2654435761u) & (uint32_t)(slots - 1));
+}
+
+/* The slot of commune in the hash (holding its index+1, or 0 where it would go). */
+static size_t touch_find(const ingest_t *self, uint32_t commune)
+{
+    size_t mask = self->touch_slots - 1, h = touch_hash(commune, self->touch_slots);
+    while (self->touch_slot[h] != 0 &&
+           self->touches[self->touch_slot[h] - 1].t.commune != commune) {
+        h = (h + 1) & mask;
+    }
+    return h;
+}
+
+/* Makes room for one more touch: grows the array and rehashes (the load stays at most 1/2). */
+static void touch_reserve(ingest_t *self)
+{
+    if (self->ntouches < self->cap_touches) {
+        return;
+    }
+    self->cap_touches = self->cap_touches ? 2 * self->cap_touches : 16;
+    self->touches = xrealloc(self->touches, self->cap_touches * sizeof *self->touches);
+    free(self->touch_slot);
+    self->touch_slots = 2 * self->cap_touches;
+    self->touch_slot = xcalloc(self->touch_slots, sizeof *self->touch_slot);
+    for (size_t i = 0; i < self->ntouches; i++) {
+        self->touch_slot[touch_find(self, self->touches[i].t.commune)] = (uint32_t)(i + 1);
+    }
+}
+
 void ingest_touch(ingest_t *self, uint32_t commune, int64_t now, int has_backlog, uint64_t backlog,
                   int64_t oldest_waiting, const uint8_t *instance, size_t instance_len)
 {
+    /* A linear scan here cost O(communes) per Heartbeat with thousands of agents. */
     touch_t *t = NULL;
-    for (size_t i = 0; i < self->ntouches; i++) {
-        if (self->touches[i].t.commune == commune) {
-            t = &self->touches[i];
-            break;
+    size_t h = 0;
+    if (self->touch_slots > 0) {
+        h = touch_find(self, commune);
+        if (self->touch_slot[h] != 0) {
+            t = &self->touches[self->touch_slot[h] - 1];
         }
     }
     if (!t) {
         if (self->ntouches == self->cap_touches) {
-            self->cap_touches = self->cap_touches ? 2 * self->cap_touches : 16;
-            self->touches = xrealloc(self->touches, self->cap_touches * sizeof *self->touches);
+            touch_reserve(self);
+            h = touch_find(self, commune);
         }
+        self->touch_slot[h] = (uint32_t)(self->ntouches + 1);
         t = &self->touches[self->ntouches++];
         memset(t, 0, sizeof *t);
         t->t.commune = commune;
@@ -408,12 +460,44 @@ static void work_cb(uv_work_t *req)
 
 /* ---- back on the loop thread ----------------------------------------------------------------- */
 
-static uint64_t high_water_of(ingest_t *self, const store_commit_t *r, uint32_t commune)
+static int hw_cmp(const void *a, const void *b)
 {
+    const struct hw *x = a, *y = b;
+    if (x->unit != y->unit) {
+        return x->unit < y->unit ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts the commit's local units once, so each batch's Ack finds its high water by binary search
+ * (a scan per batch was O(batches x units) per commit). */
+static void hw_index(job_t *job)
+{
+    const store_commit_t *r = &job->result;
+    job->hw = xmalloc((r->nunits ? r->nunits : 1) * sizeof *job->hw);
+    job->nhw = 0;
     for (size_t i = 0; i < r->nunits; i++) {
-        if (r->units[i].unit == commune && r->units[i].owner == 0) {
-            return r->units[i].high_water;
+        if (r->units[i].owner == 0) {
+            job->hw[job->nhw++] = (struct hw){r->units[i].unit, i};
         }
+    }
+    qsort(job->hw, job->nhw, sizeof *job->hw, hw_cmp);
+}
+
+static uint64_t high_water_of(ingest_t *self, const job_t *job, uint32_t commune)
+{
+    const store_commit_t *r = &job->result;
+    size_t lo = 0, hi = job->nhw;
+    while (lo < hi) { /* the first entry of commune (file order of units, as before) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (job->hw[mid].unit < commune) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < job->nhw && job->hw[lo].unit == commune) {
+        return r->units[job->hw[lo].index].high_water;
     }
     store_unit_t u;
     if (store_unit_get(self->store, commune, &u) == 0) {
@@ -468,7 +552,7 @@ static void answer(ingest_t *self, job_t *job, pending_t *p)
     ack.n_results = m;
     ack.results = ptrs;
     ack.has_high_water = true;
-    ack.high_water = high_water_of(self, &job->result, p->commune);
+    ack.high_water = high_water_of(self, job, p->commune);
     ack.has_version = true;
     ack.version = job->result.version;
     p->done(p->arg, &ack);
@@ -498,6 +582,9 @@ static void after_work_cb(uv_work_t *req, int status)
         }
     }
     /* 1. acks, only now that the commit returned */
+    if (job->rc == 0) {
+        hw_index(job);
+    }
     pending_t *p = job->batches;
     while (p) {
         pending_t *next = p->next;
@@ -525,6 +612,7 @@ static void after_work_cb(uv_work_t *req, int status)
         w = next;
     }
     store_commit_clear(&job->result);
+    free(job->hw);
     free(job->ridx);
     free(job->touches);
     int failed = job->rc < 0;
@@ -599,6 +687,9 @@ static void start(ingest_t *self, int force)
     job->ntouches = self->ntouches;
     self->touches = NULL;
     self->ntouches = self->cap_touches = 0;
+    free(self->touch_slot);
+    self->touch_slot = NULL;
+    self->touch_slots = 0;
     job->wjobs = self->wjobs_head;
     self->wjobs_head = self->wjobs_tail = NULL;
     self->inflight = job;
@@ -656,6 +747,7 @@ static void on_close(uv_handle_t *h)
     ingest_t *self = h->data;
     free(self->rules);
     free(self->touches);
+    free(self->touch_slot);
     free(self);
 }
 

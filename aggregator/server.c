@@ -7,9 +7,11 @@
 #define LOG_TAG "server"
 #include "server.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -26,13 +28,21 @@
 #define SNAPSHOT_MAX_CELLS 4000
 #define ROUTING_ID_MAX 256
 
-#define MAX_TRACKED_PEERS 4096
+/* At most one "cannot accept" line per this many seconds (the count of the others is in it). */
+#define ACCEPT_FAIL_LOG_S 10
+/* File descriptors the daemon needs beside one per connected peer (LMDB, libuv, ZeroMQ's own
+ * sockets and pipes, HTTP clients, logs). */
+#define NOFILE_RESERVE 64
 
 struct server {
     zloop_sock_t *router;
     zloop_sock_t *monitor;   /* the ROUTER's socket monitor: connected peers for metrics */
     int *peers;              /* fds with a completed CURVE handshake */
-    size_t npeers;
+    size_t npeers, cap_peers;
+    uint64_t accept_failed;  /* ZMQ_EVENT_ACCEPT_FAILED since the last line logged */
+    uint64_t accept_failed_total;
+    int accept_errno;        /* errno of the last one */
+    time_t accept_logged;    /* when the last "cannot accept" line was written (0: never) */
     zloop_sock_t *pub;
     store_t *store;
     ingest_t *ingest;
@@ -501,8 +511,32 @@ static void on_commit(void *arg, const Dk__Update *u)
 
 /* ---- connected peers (socket monitor) -------------------------------------------------------- */
 
+/* Logs the accept failures counted so far (at most once per ACCEPT_FAIL_LOG_S unless force). */
+static void log_accept_failed(server_t *self, int force)
+{
+    time_t now = time(NULL);
+    if (self->accept_failed == 0 ||
+        (!force && self->accept_logged != 0 && now - self->accept_logged < ACCEPT_FAIL_LOG_S)) {
+        return;
+    }
+    struct rlimit rl;
+    long long soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                         ? (long long)rl.rlim_cur
+                         : -1;
+    log_warn("cannot accept connections at %s: %s (errno=%d) count=%llu in the last %llds "
+             "total=%llu connected=%zu open-files-limit=%lld",
+             self->endpoint, strerror(self->accept_errno), self->accept_errno,
+             (unsigned long long)self->accept_failed,
+             self->accept_logged ? (long long)(now - self->accept_logged) : 0LL,
+             (unsigned long long)self->accept_failed_total, self->npeers, soft);
+    self->accept_failed = 0;
+    self->accept_logged = now;
+}
+
 /* Counts peers with a completed handshake (agents and readers); the event value is the fd, so a
- * disconnect is matched with its handshake. */
+ * disconnect is matched with its handshake. Accept failures (EMFILE when the open-files limit is
+ * reached: the agent is refused and retries) were silent before; they are logged, rate-limited,
+ * because libzmq retries the accept as long as the listening socket is readable. */
 static void on_monitor(zloop_sock_t *zs, zmq_msg_t *f, size_t n, void *arg)
 {
     server_t *self = arg;
@@ -514,7 +548,19 @@ static void on_monitor(zloop_sock_t *zs, zmq_msg_t *f, size_t n, void *arg)
     uint32_t fd;
     memcpy(&ev, zmq_msg_data(&f[0]), 2);
     memcpy(&fd, (const char *)zmq_msg_data(&f[0]) + 2, 4);
-    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->npeers < MAX_TRACKED_PEERS) {
+    if (ev == ZMQ_EVENT_ACCEPT_FAILED) {
+        /* the value is the errno */
+        self->accept_failed++;
+        self->accept_failed_total++;
+        self->accept_errno = (int)fd;
+        log_accept_failed(self, 0);
+        return;
+    }
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (self->npeers == self->cap_peers) {
+            self->cap_peers = self->cap_peers ? 2 * self->cap_peers : 1024;
+            self->peers = xrealloc(self->peers, self->cap_peers * sizeof *self->peers);
+        }
         self->peers[self->npeers++] = (int)fd;
     } else if (ev == ZMQ_EVENT_DISCONNECTED) {
         for (size_t i = 0; i < self->npeers; i++) {
@@ -531,8 +577,9 @@ static void start_monitor(server_t *self, void *ctx, uv_loop_t *loop, void *rout
 {
     char ep[64];
     snprintf(ep, sizeof ep, "inproc://dk-router-monitor-%p", (void *)self);
-    if (zmq_socket_monitor(router, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) !=
-        0) {
+    if (zmq_socket_monitor(router, ep,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_ACCEPT_FAILED) != 0) {
         log_warn("no socket monitor (connected agents not counted): %s",
                  zmq_strerror(zmq_errno()));
         return;
@@ -546,7 +593,6 @@ static void start_monitor(server_t *self, void *ctx, uv_loop_t *loop, void *rout
         }
         return;
     }
-    self->peers = xcalloc(MAX_TRACKED_PEERS, sizeof *self->peers);
     self->monitor = zloop_sock_new(loop, &mon, on_monitor, self);
     if (!self->monitor) {
         zmq_close(mon);
@@ -556,6 +602,50 @@ static void start_monitor(server_t *self, void *ctx, uv_loop_t *loop, void *rout
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------ */
+
+/* Every connected agent takes one file descriptor. A login shell's soft limit of 1,024 let about
+ * 1,000 agents in and refused the others without a word, so the soft limit is raised to the hard
+ * one (what `ulimit -n $(ulimit -Hn)` does; systemd's LimitNOFILE sets both) and the result is
+ * logged, with a warning when it cannot hold every configured peer. */
+static void raise_nofile(const aconf_t *conf)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_warn("cannot raise the open-files limit from %llu to %llu: %s",
+                     (unsigned long long)before, (unsigned long long)rl.rlim_max,
+                     strerror(errno));
+            rl.rlim_cur = before;
+        }
+    }
+    unsigned long long need =
+        (unsigned long long)conf->n_communes + conf->n_readers + NOFILE_RESERVE;
+    if (rl.rlim_cur == RLIM_INFINITY) {
+        log_info("open files limit=unlimited communes=%zu readers=%zu", conf->n_communes,
+                 conf->n_readers);
+        return;
+    }
+    char hard[32];
+    if (rl.rlim_max == RLIM_INFINITY) {
+        snprintf(hard, sizeof hard, "unlimited");
+    } else {
+        snprintf(hard, sizeof hard, "%llu", (unsigned long long)rl.rlim_max);
+    }
+    log_info("open files limit=%llu (was %llu, hard %s) communes=%zu readers=%zu",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)before, hard,
+             conf->n_communes, conf->n_readers);
+    if ((unsigned long long)rl.rlim_cur < need) {
+        log_warn("open files limit=%llu is below communes + readers + %d = %llu: not every agent "
+                 "can connect; raise it (systemd LimitNOFILE=, or ulimit -n as root)",
+                 (unsigned long long)rl.rlim_cur, NOFILE_RESERVE, need);
+    }
+}
 
 static int setup_curve(void *s, const uint8_t secret[32], int heartbeat_ms)
 {
@@ -585,6 +675,7 @@ int server_new(server_t **out, void *ctx, uv_loop_t *loop, const aconf_t *conf,
     self->store = store;
     self->ingest = ingest;
     self->unit = (uint32_t)conf->agg.unit;
+    raise_nofile(conf);
     int hb = (int)conf->agg.heartbeat;
     void *router = zmq_socket(ctx, ZMQ_ROUTER);
     void *pub = NULL;
@@ -623,8 +714,8 @@ int server_new(server_t **out, void *ctx, uv_loop_t *loop, const aconf_t *conf,
         goto fail;
     }
     ingest_on_commit(ingest, on_commit, self);
-    log_info("serving router=%s pub=%s", self->endpoint,
-             self->pub_endpoint[0] ? self->pub_endpoint : "(none)");
+    log_info("serving router=%s pub=%s heartbeat=%dms", self->endpoint,
+             self->pub_endpoint[0] ? self->pub_endpoint : "(none)", hb);
     *out = self;
     return 0;
 fail:
@@ -661,6 +752,7 @@ void server_destroy(server_t **self_p)
         return;
     }
     server_t *self = *self_p;
+    log_accept_failed(self, 1);
     zloop_sock_destroy(&self->monitor);
     zloop_sock_destroy(&self->router);
     zloop_sock_destroy(&self->pub);

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "aconf.h"
 #include "err.h"
@@ -166,12 +168,17 @@ static void test_errors(void **state)
     expect_error("[aggregator]\nunit = 663\nname = X\ndata-dir = d\nkey-file = k\n"
                  "[commune 24664]\nname = A\npublic-key = \"" K1 "\"\nareas = 3\n"
                  "[commune 24667]\nname = B\npublic-key = \"" K1 "\"\nareas = 3\n",
-                 "[commune 24664]", "24667");
+                 "bad.ini:12: [commune 24667] public-key", "[commune 24664] (line 8)");
     /* a commune key reused by a reader */
     expect_error("[aggregator]\nunit = 663\nname = X\ndata-dir = d\nkey-file = k\n"
                  "[commune 24664]\nname = A\npublic-key = \"" K1 "\"\nareas = 3\n"
                  "[reader p]\npublic-key = \"" K1 "\"\n",
-                 "[reader p]", "24664");
+                 "bad.ini:11: [reader p] public-key", "[commune 24664] (line 8)");
+    /* a reader first, then a commune with its key: the later one is named with its line */
+    expect_error("[aggregator]\nunit = 663\nname = X\ndata-dir = d\nkey-file = k\n"
+                 "[reader p]\npublic-key = \"" K2 "\"\n"
+                 "[commune 24664]\nname = A\npublic-key = \"" K2 "\"\nareas = 3\n",
+                 "bad.ini:10: [commune 24664] public-key", "[reader p] (line 7)");
     /* a key that is not Z85 */
     expect_error("[aggregator]\nunit = 663\nname = X\ndata-dir = d\nkey-file = k\n"
                  "[commune 24664]\nname = A\npublic-key = short\nareas = 3\n",
@@ -181,6 +188,91 @@ static void test_errors(void **state)
     char err[600];
     assert_int_equal(aconf_load("/nonexistent/x.ini", &c, err, sizeof err), DK_EIO);
     assert_non_null(strstr(err, "/nonexistent/x.ini"));
+}
+
+/* Writes a config with n communes (codes 10000.., in descending order so that the file order is
+ * not the sorted order), each with its own key; with dup_of/dup_at set, commune dup_at reuses the
+ * key of commune dup_of. *dup_line gets the line of the reused key. */
+static const char *write_big(const char *name, int n, int dup_of, int dup_at, int *dup_line)
+{
+    size_t cap = (size_t)n * 160 + 512, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len,
+                            "[aggregator]\nunit = 663\nname = X\ndata-dir = d\nkey-file = k\n"
+                            "organisers = A, B\n");
+    int line = 6;
+    for (int i = 0; i < n; i++) {
+        int code = 10000 + (n - 1 - i);
+        uint8_t key[32] = {0};
+        int kcode = code == dup_at ? dup_of : code;
+        memcpy(key, &kcode, sizeof kcode);
+        key[31] = 0x5A;
+        char z85[41];
+        assert_non_null(zmq_z85_encode(z85, key, 32));
+        len += (size_t)snprintf(text + len, cap - len,
+                                "\n[commune %d]\nname = Xã %d\npublic-key = \"%s\"\nareas = %d\n",
+                                code, code, z85, 1 + code % 20);
+        if (code == dup_at && dup_line) {
+            *dup_line = line + 4;
+        }
+        line += 5;
+    }
+    const char *path = write_conf(name, text);
+    free(text);
+    return path;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Thousands of communes (every commune of a province or more) load fast: the duplicate-key check
+ * and aconf_commune are O(n log n) / O(log n), not pairwise scans. The bound is generous for a
+ * shared machine; the pairwise check took far longer. */
+static void test_many_communes(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    const char *path = write_big("big.ini", N, 0, 0, NULL);
+    aconf_t *c = NULL;
+    char err[600];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(aconf_load(path, &c, err, sizeof err), 0);
+    double ms = ms_since(&t0);
+    print_message("aconf_load of %d communes: %.1f ms\n", N, ms);
+    assert_true(ms < 3000);
+    assert_int_equal(c->n_communes, N);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int code = 10000; code < 10000 + N; code++) {
+        const aconf_commune_t *a = aconf_commune(c, (uint32_t)code);
+        assert_non_null(a);
+        assert_int_equal(a->code, code);
+        assert_int_equal(a->areas, 1 + code % 20);
+        assert_int_equal(aconf_organisers(c, (uint32_t)code), 2);
+    }
+    assert_true(ms_since(&t0) < 1000);
+    assert_null(aconf_commune(c, 9999));
+    assert_null(aconf_commune(c, 10000 + N));
+    aconf_destroy(&c);
+
+    /* a duplicate deep in the file is still refused, naming file:line and both sections */
+    int line = 0;
+    path = write_big("bigdup.ini", N, 10017, 10004, &line);
+    assert_true(line > 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(aconf_load(path, &c, err, sizeof err), DK_ECONFIG);
+    assert_true(ms_since(&t0) < 3000);
+    assert_null(c);
+    char want[80];
+    snprintf(want, sizeof want, "bigdup.ini:%d: [commune 10004] public-key", line);
+    if (!strstr(err, want) || !strstr(err, "[commune 10017]")) {
+        fail_msg("error '%s' lacks '%s' / [commune 10017]", err, want);
+    }
 }
 
 static void test_user_parse(void **state)
@@ -207,6 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_full),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_many_communes),
         cmocka_unit_test(test_user_parse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
