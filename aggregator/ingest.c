@@ -226,7 +226,9 @@ int ingest_submit_raw(ingest_t *self, uint32_t commune, const Dk__Batch *batch,
         return DK_ECLOSED;
     }
     /* Bound the memory a flood can take: the agents resend what is refused here. */
-    if (self->queued_events + batch->n_events > INGEST_QUEUE_FACTOR * self->max_batch) {
+    /* An empty queue always takes a whole batch, however small max-batch is configured. */
+    if (self->queued_events > 0 &&
+        self->queued_events + batch->n_events > INGEST_QUEUE_FACTOR * self->max_batch) {
         return DK_EAGAIN;
     }
     pending_t *p = xcalloc(1, sizeof *p);
@@ -287,28 +289,60 @@ static void touch_reserve(ingest_t *self)
     }
 }
 
-void ingest_touch(ingest_t *self, uint32_t commune, int64_t now, int has_backlog, uint64_t backlog,
-                  int64_t oldest_waiting, const uint8_t *instance, size_t instance_len)
+/* The queued touch of commune, made empty when there is none yet (*created then true).
+ * A linear scan here cost O(communes) per Heartbeat with thousands of agents. */
+static touch_t *touch_get(ingest_t *self, uint32_t commune, bool *created)
 {
-    /* A linear scan here cost O(communes) per Heartbeat with thousands of agents. */
-    touch_t *t = NULL;
     size_t h = 0;
+    *created = false;
     if (self->touch_slots > 0) {
         h = touch_find(self, commune);
         if (self->touch_slot[h] != 0) {
-            t = &self->touches[self->touch_slot[h] - 1];
+            return &self->touches[self->touch_slot[h] - 1];
         }
     }
-    if (!t) {
-        if (self->ntouches == self->cap_touches) {
-            touch_reserve(self);
-            h = touch_find(self, commune);
-        }
-        self->touch_slot[h] = (uint32_t)(self->ntouches + 1);
-        t = &self->touches[self->ntouches++];
-        memset(t, 0, sizeof *t);
-        t->t.commune = commune;
+    if (self->ntouches == self->cap_touches) {
+        touch_reserve(self);
+        h = touch_find(self, commune);
     }
+    self->touch_slot[h] = (uint32_t)(self->ntouches + 1);
+    touch_t *t = &self->touches[self->ntouches++];
+    memset(t, 0, sizeof *t);
+    t->t.commune = commune;
+    *created = true;
+    return t;
+}
+
+/* A failed commit must not lose what its touches said (above all a new agent instance, which the
+ * next Welcome reports): they go back into the queue, under any newer touch of the same commune,
+ * which wins field by field. */
+static void touches_requeue(ingest_t *self, const touch_t *old, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const touch_t *o = &old[i];
+        bool created;
+        touch_t *t = touch_get(self, o->t.commune, &created);
+        if (created) {
+            *t = *o;
+            continue;
+        }
+        if (!t->t.has_backlog && o->t.has_backlog) {
+            t->t.has_backlog = true;
+            t->t.backlog = o->t.backlog;
+            t->t.oldest_waiting = o->t.oldest_waiting;
+        }
+        if (t->t.instance_len == 0 && o->t.instance_len > 0) {
+            memcpy(t->instance, o->instance, sizeof t->instance);
+            t->t.instance_len = o->t.instance_len;
+        }
+    }
+}
+
+void ingest_touch(ingest_t *self, uint32_t commune, int64_t now, int has_backlog, uint64_t backlog,
+                  int64_t oldest_waiting, const uint8_t *instance, size_t instance_len)
+{
+    bool created;
+    touch_t *t = touch_get(self, commune, &created);
     t->t.last_contact = now;
     if (has_backlog) {
         t->t.has_backlog = true;
@@ -614,8 +648,11 @@ static void after_work_cb(uv_work_t *req, int status)
     store_commit_clear(&job->result);
     free(job->hw);
     free(job->ridx);
-    free(job->touches);
     int failed = job->rc < 0;
+    if (failed) {
+        touches_requeue(self, job->touches, job->ntouches);
+    }
+    free(job->touches);
     free(job);
     if (failed && !self->stopping && (self->head || self->ntouches)) {
         /* Do not spin on a failing disk: retry after a pause. */

@@ -30,6 +30,7 @@
 #include "report.h"
 #include "server.h"
 #include "store.h"
+#include "units.h"
 #include "xmalloc.h"
 #include "zap.h"
 
@@ -257,6 +258,8 @@ static int cmd_run(aconf_t *conf)
     store_reader_check(d.store);
     uv_loop_init(&d.loop);
     d.ctx = zmq_ctx_new();
+    /* Two I/O threads: with thousands of agents one thread's CURVE and timer work is the limit. */
+    zmq_ctx_set(d.ctx, ZMQ_IO_THREADS, 2);
     /* ZAP first: a CURVE socket bound without a handler would accept any key. */
     if ((rc = zap_new(&d.zap, d.ctx, &d.loop, conf)) < 0) {
         fprintf(stderr, "dk-aggregator: cannot start the ZAP handler; not starting\n");
@@ -357,6 +360,7 @@ out:
 
 typedef struct {
     const aconf_t *conf;
+    const units_t *units;    /* names: the config's, then [aggregator] units-file */
     bool json;
     int n;
     time_t now;
@@ -420,8 +424,10 @@ static int status_unit(void *arg, const store_unit_t *u)
     if (u->owner != 0) {
         return 0;
     }
-    const aconf_commune_t *cc = aconf_commune(c->conf, u->unit);
-    const char *name = cc ? cc->name : "(không có trong cấu hình)";
+    const char *name = units_name(c->units, u->unit, period_day_of_unix((int64_t)c->now));
+    if (name == NULL) {
+        name = "(không có trong cấu hình)";
+    }
     if (c->json) {
         printf("%s\n    {\"unit\": %u, \"name\": ", c->n ? "," : "", u->unit);
         put_json_str(name);
@@ -449,7 +455,8 @@ static int status_unit(void *arg, const store_unit_t *u)
 
 /* The child aggregators (a parent's [child NAME] sections and their records in the store), with
  * the same fields as GET /api/v1/children. */
-static int status_children(store_t *store, const aconf_t *conf, bool json, time_t now)
+static int status_children(store_t *store, const aconf_t *conf, const units_t *units, bool json,
+                           time_t now)
 {
     child_conf_t *confs = NULL;
     size_t nconfs = 0;
@@ -460,7 +467,7 @@ static int status_children(store_t *store, const aconf_t *conf, bool json, time_
     }
     api_child_t *kids = NULL;
     size_t n = 0;
-    int rc = api_children_read(store, confs, nconfs, (int64_t)now, &kids, &n);
+    int rc = api_children_read_units(store, confs, nconfs, units, (int64_t)now, &kids, &n);
     child_conf_free(confs, nconfs);
     if (rc < 0) {
         fprintf(stderr, "dk-aggregator: %s: cannot read the child records\n", conf->agg.data_dir);
@@ -493,6 +500,13 @@ static int status_children(store_t *store, const aconf_t *conf, bool json, time_
             for (size_t u = 0; u < k->nunits; u++) {
                 printf("%s%u", u ? ", " : "", k->units[u]);
             }
+            printf("], \"unit_names\": [");
+            for (size_t u = 0; u < k->nunits; u++) {
+                char *nm = units_label(units, k->units[u], period_day_of_unix((int64_t)now));
+                printf("%s", u ? ", " : "");
+                put_json_str(nm);
+                free(nm);
+            }
             printf("]}");
             continue;
         }
@@ -523,8 +537,14 @@ static int status_children(store_t *store, const aconf_t *conf, bool json, time_
             }
             printf("\n");
         }
-        printf("    Số liệu của %zu đơn vị, %llu sự kiện được tính\n", k->nunits,
+        printf("    Số liệu của %zu đơn vị, %llu sự kiện được tính", k->nunits,
                (unsigned long long)k->events);
+        for (size_t u = 0; u < k->nunits && u < 12; u++) {
+            char *nm = units_label(units, k->units[u], period_day_of_unix((int64_t)now));
+            printf("%s%s (%u)", u ? ", " : ": ", nm, k->units[u]);
+            free(nm);
+        }
+        printf("%s\n", k->nunits > 12 ? ", …" : "");
     }
     if (json) {
         printf("%s]", n ? "\n  " : "");
@@ -545,7 +565,14 @@ static int cmd_status(const aconf_t *conf, bool json)
         fprintf(stderr, "dk-aggregator: %s: cannot read the store\n", conf->agg.data_dir);
         return EXIT_RUNTIME;
     }
-    status_ctx_t c = {.conf = conf, .json = json, .now = time(NULL)};
+    units_t *units = NULL;
+    char uerr[600];
+    if (units_from_conf(conf, &units, uerr, sizeof uerr) < 0) {
+        store_close(&store);
+        fprintf(stderr, "dk-aggregator: %s\n", uerr);
+        return EXIT_USAGE;
+    }
+    status_ctx_t c = {.conf = conf, .units = units, .json = json, .now = time(NULL)};
     if (json) {
         printf("{\n  \"unit\": %lld, \"name\": ", (long long)conf->agg.unit);
         put_json_str(conf->agg.name);
@@ -589,10 +616,11 @@ static int cmd_status(const aconf_t *conf, bool json)
     if (json) {
         printf("\n  ]");
     }
-    int crc = status_children(store, conf, json, c.now);
+    int crc = status_children(store, conf, units, json, c.now);
     if (json) {
         printf("\n}\n");
     }
+    units_destroy(&units);
     store_close(&store);
     return rc < 0 ? EXIT_RUNTIME : crc;
 }
