@@ -27,10 +27,18 @@
  *  - seq stored before with identical bytes -> DUPLICATE.
  *  - seq rejected before, identical bytes   -> REJECTED again with the remembered code/reason/field.
  *  - seq decided before, different bytes    -> REJECTED DK_EV_CONFLICT (nothing changes).
- *  - origin_key already stored for this commune under another seq -> DUPLICATE; the seq is consumed
- *    (high-water mark advances) and is remembered as an alias of the stored one (a later correction
- *    or void naming the alias applies to the stored event). A correction or void may carry the
- *    origin_key of the chain it corrects.
+ *  - seq > WIRE_MAX_SEQ (wire.h) -> REJECTED DK_EV_RANGE (field "seq") and NOT remembered: the
+ *    seq is not decided, high_water and max_seq do not move (an agent renumbers after max_seq).
+ *  - origin_key already stored for this commune under another seq -> DUPLICATE, whatever the event
+ *    is (original, correction or void) and whatever chain it names: a known origin_key is always
+ *    the same CSV row (the key hashes the row's whole content, the seq it corrects or voids
+ *    included), re-sent under a new seq by a reinstalled agent. The seq is consumed (high-water
+ *    mark advances) and is remembered as an alias of the stored one (a later correction or void
+ *    naming the alias applies to the stored event). This is decided after the caller's verdict and
+ *    the commune checks but before the target of a correction/void is looked at, so a re-sent row
+ *    never becomes its chain's head again and a re-sent void is not DK_EV_TARGET. Every event
+ *    carrying an origin_key therefore needs a key of its own (never the key of the chain it
+ *    corrects).
  *  - correction (corrects_seq = T) or void (void.target_seq = T): T must be < seq, stored, not a
  *    void itself, and its chain not voided, else REJECTED DK_EV_TARGET. When T is not decided yet
  *    and T > high-water mark (it may still arrive), the outcome is STORE_DEFERRED: nothing is
@@ -56,7 +64,8 @@
  *   evlog     n u64 (arrival order, APPEND)    -> commune u32 | seq u64
  *   decided   commune u32 | seq u64            -> kind u8 (1 rejected, 2 alias) | code i32 |
  *             alias_of u64 | hash[32] (BLAKE2b of the bytes) | field\0 | reason\0
- *   origins   commune u32 | origin_key[16]     -> seq u64 (the chain's latest seq with this key)
+ *   origins   commune u32 | origin_key[16]     -> seq u64 (the stored event with this key; stores
+ *             written before the key was unique per row may point to a later member of a chain)
  *   heads     commune u32 | root seq u64       -> head seq u64 | void seq u64 (absent: head=root)
  *   cells     unit u32 | day u32 | category u64 -> tally.h value (version, owner, measures)
  *   owned     owner u32 | cell key[16]         -> (empty) cells owned by a child aggregator

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "log.h"
 #include "store_int.h"
+#include "wire.h"
 #include "xmalloc.h"
 
 /* ---- commit: events -------------------------------------------------------------------------- */
@@ -260,6 +261,18 @@ static int commit_item(st_wctx_t *w, const store_item_t *it, store_result_t *r)
     st_seq_key(key, c, seq);
     MDB_val k = {12, key}, v;
 
+    /* 0. A seq beyond WIRE_MAX_SEQ (a buggy agent) is refused but never decided: remembering it
+     * would raise max_seq there, and the agent, told max_seq at its next Welcome, renumbers after
+     * it (max_seq + 1 must not wrap). */
+    if (seq > WIRE_MAX_SEQ) {
+        log_warn("refused commune=%u seq=%llu: over WIRE_MAX_SEQ, not recorded", c,
+                 (unsigned long long)seq);
+        return set_result(r, STORE_REJECTED, DK_EV_RANGE, "seq",
+                          "Số thứ tự bản ghi (seq) %llu vượt quá giới hạn %llu: phần mềm của "
+                          "xã đánh số sai, bản ghi không được ghi nhận.",
+                          (unsigned long long)seq, (unsigned long long)WIRE_MAX_SEQ);
+    }
+
     store_unit_t *u;
     int rc = st_w_unit(w, c, false, true, 0, &u);
     if (rc != 0) {
@@ -316,7 +329,33 @@ static int commit_item(st_wctx_t *w, const store_item_t *it, store_result_t *r)
                       "Sự kiện ghi mã xã %u nhưng được gửi từ xã %u.", ev->commune, c);
     }
 
-    /* 3. Corrections and voids: find the chain. */
+    /* 3. The same CSV row (origin_key) stored before under another seq: a reinstalled agent (its
+     * origin index lost) re-importing its files. A row's key hashes its whole content (for a
+     * correction or void, the seq it names too), so a known key is always the same row, whatever
+     * chain it names: the new seq becomes an alias of the stored one and nothing else changes.
+     * This runs before the target is resolved, so a re-imported void or correction row is a
+     * DUPLICATE rather than a DK_EV_TARGET (chain voided since) and never becomes the head of its
+     * chain again over a later correction. */
+    uint8_t okey[4 + 16];
+    bool has_origin = ev->has_origin_key && ev->origin_key.len == 16;
+    if (has_origin) {
+        st_put_u32(okey, c);
+        memcpy(okey + 4, ev->origin_key.data, 16);
+        MDB_val ok = {sizeof okey, okey}, ov;
+        rc = mdb_get(w->txn, w->s->dbi[DBI_ORIGINS], &ok, &ov);
+        if (rc == 0 && ov.mv_size == 8) {
+            uint64_t prior = st_get_u64(ov.mv_data);
+            set_result(r, STORE_DUPLICATE, 0, NULL, NULL);
+            log_info("duplicate row commune=%u seq=%llu same origin_key as seq=%llu", c,
+                     (unsigned long long)seq, (unsigned long long)prior);
+            return record_decided(w, u, it, 2, prior, r);
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+
+    /* 4. Corrections and voids: find the chain. */
     bool is_void = ev->body_case == DK__EVENT__BODY_VOID;
     uint64_t target = 0, root = 0;
     const char *tfield = is_void ? "void.target_seq" : "corrects_seq";
@@ -357,34 +396,6 @@ static int commit_item(st_wctx_t *w, const store_item_t *it, store_result_t *r)
             return reject(w, u, it, r, DK_EV_TARGET, tfield,
                           "Sự kiện số %llu đã bị hủy (bởi sự kiện số %llu).",
                           (unsigned long long)asked, (unsigned long long)voided);
-        }
-    }
-
-    /* 4. The same CSV row (origin_key) stored before under another seq. */
-    uint8_t okey[4 + 16];
-    bool has_origin = ev->has_origin_key && ev->origin_key.len == 16;
-    if (has_origin) {
-        st_put_u32(okey, c);
-        memcpy(okey + 4, ev->origin_key.data, 16);
-        MDB_val ok = {sizeof okey, okey}, ov;
-        rc = mdb_get(w->txn, w->s->dbi[DBI_ORIGINS], &ok, &ov);
-        if (rc == 0 && ov.mv_size == 8) {
-            uint64_t prior = st_get_u64(ov.mv_data);
-            uint64_t prior_root = 0;
-            if (target) {
-                st_evrec_t pr;
-                if (st_event_load(w->txn, w->s, c, prior, false, &pr) == 0) {
-                    prior_root = pr.root ? pr.root : prior;
-                }
-            }
-            if (!target || prior_root != root) {
-                set_result(r, STORE_DUPLICATE, 0, NULL, NULL);
-                log_info("duplicate row commune=%u seq=%llu same origin_key as seq=%llu", c,
-                         (unsigned long long)seq, (unsigned long long)prior);
-                return record_decided(w, u, it, 2, prior, r);
-            }
-        } else if (rc != 0 && rc != MDB_NOTFOUND) {
-            return rc;
         }
     }
 

@@ -887,6 +887,10 @@ int wire_check_event(const Dk__Event *ev, const wire_rules_t *rules_in, wire_fau
     if (ev->seq < 1) {
         return bad(f, DK_EV_RANGE, "seq", "phải từ 1 trở lên.");
     }
+    if (ev->seq > WIRE_MAX_SEQ) {
+        return bad(f, DK_EV_RANGE, "seq", "%llu vượt quá giới hạn %llu.",
+                   (unsigned long long)ev->seq, (unsigned long long)WIRE_MAX_SEQ);
+    }
     if (ev->body_case != DK__EVENT__BODY_ACTIVITY && ev->body_case != DK__EVENT__BODY_FUND &&
         ev->body_case != DK__EVENT__BODY_VOID) {
         return bad(f, DK_EV_MISSING, "body", "chưa có: phải là hoạt động, thu chi quỹ hoặc hủy.");
@@ -952,12 +956,20 @@ int wire_check_event(const Dk__Event *ev, const wire_rules_t *rules_in, wire_fau
         if (!v || !SET(v, target_seq)) {
             return bad(f, DK_EV_MISSING, "void.target_seq", "là bắt buộc: hủy bản ghi số mấy?");
         }
+        if (v->target_seq > WIRE_MAX_SEQ) {
+            return bad(f, DK_EV_RANGE, "void.target_seq", "%llu vượt quá giới hạn %llu.",
+                       (unsigned long long)v->target_seq, (unsigned long long)WIRE_MAX_SEQ);
+        }
         if (v->target_seq >= ev->seq) {
             return bad(f, DK_EV_TARGET, "void.target_seq",
                        "%llu phải nhỏ hơn số thứ tự của chính bản ghi hủy (%llu).",
                        (unsigned long long)v->target_seq, (unsigned long long)ev->seq);
         }
         return 0;
+    }
+    if (ev->has_corrects_seq && ev->corrects_seq > WIRE_MAX_SEQ) {
+        return bad(f, DK_EV_RANGE, "corrects_seq", "%llu vượt quá giới hạn %llu.",
+                   (unsigned long long)ev->corrects_seq, (unsigned long long)WIRE_MAX_SEQ);
     }
     if (ev->has_corrects_seq && (ev->corrects_seq < 1 || ev->corrects_seq >= ev->seq)) {
         return bad(f, DK_EV_TARGET, "corrects_seq",

@@ -41,6 +41,12 @@
 #define WIRE_MAX_WORKDAYS 100000000       /* ngày công */
 #define WIRE_MAX_LAND_M2 1000000000ull    /* 1,000 km² */
 #define WIRE_ORIGIN_KEY_LEN 16
+/* Largest seq, corrects_seq and void.target_seq accepted: 2^53 - 1, far beyond any commune's
+ * lifetime (a million events a day for 24 million years), so max_seq + 1 never wraps at the
+ * agent, and every seq is an exact integer in the dashboard's JSON (JavaScript's
+ * Number.MAX_SAFE_INTEGER). It stays above the placeholder seq (2^50) the agent validates new
+ * records with. */
+#define WIRE_MAX_SEQ ((1ULL << 53) - 1)
 
 /* ---- codec ------------------------------------------------------------------------------------ */
 
@@ -107,7 +113,8 @@ void wire_rules_init(wire_rules_t *rules);
  *   DK_EV_MISSING   a required field is absent (commune, seq, date, kind, fund, flow, the
  *                   fields a kind needs, target_seq, body)
  *   DK_EV_COMMUNE   commune not 1..99999, or not rules->commune when that is set
- *   DK_EV_RANGE     seq 0, origin_key not 16 bytes, a count over its cap or inconsistent
+ *   DK_EV_RANGE     seq 0, seq / corrects_seq / void.target_seq over WIRE_MAX_SEQ, origin_key
+ *                   not 16 bytes, a count over its cap or inconsistent
  *                   (areas_held > areas_total, status_done > status_total), contents not 1..31
  *   DK_EV_DATE      not a real YYYYMMDD, before 2000-01-01 or after today+1
  *   DK_EV_AREA      area over max_area (or WIRE_MAX_AREA)

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "store.h"
 #include "tally.h"
+#include "wire.h"
 
 #define C1 24664u
 #define C2 24667u
@@ -327,6 +328,230 @@ static void test_origin_key(void **state)
     set_origin(&d, 0xAB);
     assert_int_equal(commit1(fx->s, &d, NULL), STORE_STORED);
     assert_int_equal(store_verify(fx->s, NULL), 0);
+}
+
+static int hist_cb(void *arg, const store_event_t *e);
+
+static int sum_amount_cb(void *arg, const tally_cell_t *c)
+{
+    *(int64_t *)arg += c->m[DK__MEASURE__M_AMOUNT];
+    return 0;
+}
+
+/* The commune's fund total (sum of the amount measure over its cells). */
+static int64_t amount_of(store_t *s, uint32_t unit)
+{
+    int64_t total = 0;
+    assert_int_equal(store_cells_foreach(s, unit, 20000101, 20991231, sum_amount_cb, &total), 0);
+    return total;
+}
+
+static void unit_of(store_t *s, uint32_t unit, store_unit_t *u)
+{
+    memset(u, 0, sizeof *u);
+    assert_int_equal(store_unit_get(s, unit, u), 0);
+}
+
+/* Receipt 1,000,000 (CSV row, seq 1), corrected by a CSV row to 2,000,000 (seq 2), corrected on
+ * the command line to 3,000,000 (seq 3, no row key). A reinstalled agent re-imports both files:
+ * the rows come back under seqs 4 and 5 with the keys of seqs 1 and 2. Both are DUPLICATE (aliases
+ * of 1 and 2), the total stays 3,000,000 and seq 3 stays the chain's head. */
+static void test_reimported_correction_row(void **state)
+{
+    fx_t *fx = *state;
+    tev_t r1, r2, cl, r1b, r2b;
+    mk_fund(&r1, C1, 1, DAY, 1000000);
+    set_origin(&r1, 0x01);
+    mk_fund(&r2, C1, 2, DAY, 2000000);
+    r2.ev.has_corrects_seq = 1;
+    r2.ev.corrects_seq = 1;
+    set_origin(&r2, 0x02);
+    mk_fund(&cl, C1, 3, DAY, 3000000);
+    cl.ev.has_corrects_seq = 1;
+    cl.ev.corrects_seq = 1;
+    pack(&cl);
+    tev_t *first[] = {&r1, &r2, &cl};
+    store_outcome_t out[3];
+    commit(fx->s, first, 3, out, NULL);
+    assert_int_equal(out[0], STORE_STORED);
+    assert_int_equal(out[1], STORE_STORED);
+    assert_int_equal(out[2], STORE_STORED);
+    assert_int_equal(amount_of(fx->s, C1), 3000000);
+
+    mk_fund(&r1b, C1, 4, DAY, 1000000);
+    set_origin(&r1b, 0x01);
+    mk_fund(&r2b, C1, 5, DAY, 2000000);
+    r2b.ev.has_corrects_seq = 1;
+    r2b.ev.corrects_seq = 1;
+    set_origin(&r2b, 0x02);
+    tev_t *again[] = {&r2b, &r1b}; /* any order inside one commit */
+    int codes[2];
+    commit(fx->s, again, 2, out, codes);
+    assert_int_equal(out[0], STORE_DUPLICATE);
+    assert_int_equal(out[1], STORE_DUPLICATE);
+    assert_int_equal(codes[0], 0);
+    assert_int_equal(amount_of(fx->s, C1), 3000000);
+    uint64_t h[5];
+    assert_int_equal(store_event_get(fx->s, C1, 3, hist_cb, h), 0);
+    assert_true(h[0] == 3 && h[2] == 1); /* seq 3 is still the head and counts */
+    assert_int_equal(store_event_get(fx->s, C1, 5, hist_cb, h), DK_ENOTFOUND); /* not stored */
+    store_unit_t u;
+    unit_of(fx->s, C1, &u);
+    assert_true(u.high_water == 5 && u.max_seq == 5);
+    assert_true(u.records == 3 && u.events == 1 && u.rejected == 0);
+    /* Resending the alias gives the same answer. */
+    assert_int_equal(commit1(fx->s, &r2b, NULL), STORE_DUPLICATE);
+    assert_int_equal(amount_of(fx->s, C1), 3000000);
+    /* A later correction naming the alias (seq 5 -> stored seq 2) corrects the chain of seq 1. */
+    tev_t c6;
+    mk_fund(&c6, C1, 6, DAY, 4000000);
+    c6.ev.has_corrects_seq = 1;
+    c6.ev.corrects_seq = 5;
+    pack(&c6);
+    assert_int_equal(commit1(fx->s, &c6, NULL), STORE_STORED);
+    assert_int_equal(amount_of(fx->s, C1), 4000000);
+    assert_int_equal(store_verify(fx->s, NULL), 0);
+}
+
+/* A re-imported void row (the chain is voided: a new void of it would be DK_EV_TARGET) and a
+ * re-imported correction row of a chain voided since are DUPLICATE, not rejections; the
+ * re-imported original row is DUPLICATE too (the void still holds). */
+static void test_reimported_void_row(void **state)
+{
+    fx_t *fx = *state;
+    tev_t o, c, v, ob, cb, vb;
+    mk_act(&o, C1, 1, DAY, 10, 0);
+    set_origin(&o, 0x11);
+    mk_act(&c, C1, 2, DAY, 12, 1);
+    set_origin(&c, 0x12);
+    mk_void(&v, C1, 3, 1);
+    set_origin(&v, 0x13);
+    tev_t *first[] = {&o, &c, &v};
+    store_outcome_t out[3];
+    commit(fx->s, first, 3, out, NULL);
+    assert_int_equal(out[2], STORE_STORED);
+    assert_int_equal(participants(fx->s, C1, DAY), 0);
+    assert_int_equal(events_in(fx->s, C1, DAY), 0);
+
+    mk_act(&ob, C1, 4, DAY, 10, 0);
+    set_origin(&ob, 0x11);
+    mk_act(&cb, C1, 5, DAY, 12, 1);
+    set_origin(&cb, 0x12);
+    mk_void(&vb, C1, 6, 1);
+    set_origin(&vb, 0x13);
+    int code;
+    assert_int_equal(commit1(fx->s, &vb, &code), STORE_DUPLICATE); /* alone, before the others */
+    assert_int_equal(code, 0);
+    tev_t *rest[] = {&ob, &cb};
+    int codes[2];
+    commit(fx->s, rest, 2, out, codes);
+    assert_int_equal(out[0], STORE_DUPLICATE);
+    assert_int_equal(out[1], STORE_DUPLICATE);
+    assert_int_equal(codes[1], 0);
+    assert_int_equal(participants(fx->s, C1, DAY), 0);
+    assert_int_equal(events_in(fx->s, C1, DAY), 0);
+    store_unit_t u;
+    unit_of(fx->s, C1, &u);
+    assert_true(u.rejected == 0 && u.records == 3 && u.events == 0);
+    assert_true(u.high_water == 6 && u.max_seq == 6);
+    /* Without a row key the same void is a new void of a voided chain: refused. */
+    tev_t vn;
+    mk_void(&vn, C1, 7, 1);
+    assert_int_equal(commit1(fx->s, &vn, &code), STORE_REJECTED);
+    assert_int_equal(code, DK_EV_TARGET);
+    /* A correction naming the alias of the void (seq 6 -> void 3) is refused: a void is no
+     * target. */
+    tev_t cx;
+    mk_act(&cx, C1, 8, DAY, 5, 6);
+    assert_int_equal(commit1(fx->s, &cx, &code), STORE_REJECTED);
+    assert_int_equal(code, DK_EV_TARGET);
+    assert_int_equal(store_verify(fx->s, NULL), 0);
+}
+
+/* The high-water mark advances over seqs consumed as re-imported rows, also when they arrive
+ * after a higher seq, so an agent's Welcome (high_water == max_seq) asks for nothing again. */
+static void test_reimported_rows_high_water(void **state)
+{
+    fx_t *fx = *state;
+    tev_t o, c, v, ob, cb, vb, n;
+    mk_act(&o, C1, 1, DAY, 10, 0);
+    set_origin(&o, 0x21);
+    mk_act(&c, C1, 2, DAY, 12, 1);
+    set_origin(&c, 0x22);
+    mk_act(&v, C1, 3, DAY, 7, 0);
+    tev_t *first[] = {&o, &c, &v};
+    commit(fx->s, first, 3, NULL, NULL);
+    tev_t v4;
+    mk_void(&v4, C1, 4, 3);
+    set_origin(&v4, 0x24);
+    assert_int_equal(commit1(fx->s, &v4, NULL), STORE_STORED);
+    assert_int_equal(participants(fx->s, C1, DAY), 12);
+    /* Re-imported rows get seqs 5, 6, 7 and a fresh row seq 8; 8 arrives first. */
+    mk_act(&n, C1, 8, DAY, 1, 0);
+    assert_int_equal(commit1(fx->s, &n, NULL), STORE_STORED);
+    store_unit_t u;
+    unit_of(fx->s, C1, &u);
+    assert_true(u.high_water == 4 && u.max_seq == 8);
+    mk_act(&cb, C1, 6, DAY, 12, 1);
+    set_origin(&cb, 0x22);
+    assert_int_equal(commit1(fx->s, &cb, NULL), STORE_DUPLICATE);
+    unit_of(fx->s, C1, &u);
+    assert_true(u.high_water == 4 && u.max_seq == 8);
+    mk_act(&ob, C1, 5, DAY, 10, 0);
+    set_origin(&ob, 0x21);
+    mk_void(&vb, C1, 7, 3);
+    set_origin(&vb, 0x24);
+    tev_t *rest[] = {&vb, &ob};
+    store_outcome_t out[2];
+    commit(fx->s, rest, 2, out, NULL);
+    assert_int_equal(out[0], STORE_DUPLICATE);
+    assert_int_equal(out[1], STORE_DUPLICATE);
+    unit_of(fx->s, C1, &u);
+    assert_true(u.high_water == 8 && u.max_seq == 8);
+    assert_true(u.records == 5 && u.rejected == 0);
+    assert_int_equal(participants(fx->s, C1, DAY), 13);
+    assert_int_equal(events_in(fx->s, C1, DAY), 2);
+    assert_int_equal(store_verify(fx->s, NULL), 0);
+}
+
+/* A seq over WIRE_MAX_SEQ (a buggy agent) is refused with DK_EV_RANGE and never decided: neither
+ * max_seq nor the high-water mark moves (the agent renumbers after max_seq at its Welcome). */
+static void test_huge_seq_not_decided(void **state)
+{
+    fx_t *fx = *state;
+    tev_t a, big, top;
+    mk_act(&a, C1, 1, DAY, 10, 0);
+    assert_int_equal(commit1(fx->s, &a, NULL), STORE_STORED);
+    uint64_t v1 = store_version(fx->s);
+    mk_act(&big, C1, UINT64_MAX, DAY, 5, 0);
+    /* As ingest passes it: with the caller's verdict (wire_check_event). */
+    store_item_t it = item(&big);
+    it.reject_code = DK_EV_RANGE;
+    it.reject_field = "seq";
+    it.reject_reason = "Số thứ tự bản ghi (seq) vượt quá giới hạn.";
+    store_commit_t r;
+    assert_int_equal(store_commit(fx->s, &it, 1, NULL, 0, &r), 0);
+    assert_int_equal(r.results[0].outcome, STORE_REJECTED);
+    assert_int_equal(r.results[0].code, DK_EV_RANGE);
+    assert_string_equal(r.results[0].field, "seq");
+    assert_non_null(strstr(r.results[0].reason, "(seq)"));
+    store_commit_clear(&r);
+    /* And without one. */
+    mk_act(&top, C1, WIRE_MAX_SEQ + 1, DAY, 5, 0);
+    int code;
+    assert_int_equal(commit1(fx->s, &top, &code), STORE_REJECTED);
+    assert_int_equal(code, DK_EV_RANGE);
+    store_unit_t u;
+    unit_of(fx->s, C1, &u);
+    assert_true(u.max_seq == 1 && u.high_water == 1);
+    assert_true(u.rejected == 0 && u.events == 1);
+    assert_true(store_version(fx->s) == v1);
+    /* WIRE_MAX_SEQ itself is a seq like any other. */
+    mk_act(&top, C1, WIRE_MAX_SEQ, DAY, 5, 0);
+    assert_int_equal(commit1(fx->s, &top, NULL), STORE_STORED);
+    unit_of(fx->s, C1, &u);
+    assert_true(u.max_seq == WIRE_MAX_SEQ && u.high_water == 1);
+    assert_int_equal(participants(fx->s, C1, DAY), 15);
 }
 
 static void test_out_of_order_high_water(void **state)
@@ -1436,6 +1661,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store_and_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_origin_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reimported_correction_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reimported_void_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reimported_rows_high_water, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_huge_seq_not_decided, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_high_water, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejection_remembered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrections_and_voids, setup, teardown),

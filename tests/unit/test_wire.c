@@ -850,6 +850,18 @@ MUT(commune_other, e->commune = 24667)
 MUT(commune_any, e->commune = 1; x->rules.commune = 0)
 MUT(no_seq, e->has_seq = 0)
 MUT(seq0, e->seq = 0)
+/* seq bounds (WIRE_MAX_SEQ: max_seq + 1 must never wrap at the agent) */
+MUT(seq_max, e->seq = WIRE_MAX_SEQ)
+MUT(seq_over, e->seq = WIRE_MAX_SEQ + 1)
+MUT(seq_huge, e->seq = UINT64_MAX)
+MUT(seq_placeholder, e->seq = 1ULL << 50) /* agents/csvimport.c, main.c validate with this seq */
+MUT(corr_max, e->seq = WIRE_MAX_SEQ; e->has_corrects_seq = 1; e->corrects_seq = WIRE_MAX_SEQ - 1)
+MUT(corr_over, e->seq = WIRE_MAX_SEQ; e->has_corrects_seq = 1; e->corrects_seq = WIRE_MAX_SEQ + 1)
+MUT(corr_huge, e->has_corrects_seq = 1; e->corrects_seq = UINT64_MAX)
+MUT(void_seq_huge, e->seq = UINT64_MAX)
+MUT(void_target_max, e->seq = WIRE_MAX_SEQ; x->v.target_seq = WIRE_MAX_SEQ - 1)
+MUT(void_target_over, e->seq = WIRE_MAX_SEQ; x->v.target_seq = WIRE_MAX_SEQ + 1)
+MUT(void_target_huge, x->v.target_seq = UINT64_MAX)
 MUT(no_body, e->body_case = DK__EVENT__BODY__NOT_SET)
 MUT(key15, e->has_origin_key = 1; e->origin_key.data = x->key; e->origin_key.len = 15)
 MUT(key17, e->has_origin_key = 1; e->origin_key.data = x->key; e->origin_key.len = 17)
@@ -1013,6 +1025,17 @@ static const rule_case_t rule_cases[] = {
     {"commune any", B_PROP, commune_any, 0, NULL},
     {"no seq", B_PROP, no_seq, DK_EV_MISSING, "seq"},
     {"seq 0", B_PROP, seq0, DK_EV_RANGE, "seq"},
+    {"seq max", B_PROP, seq_max, 0, NULL},
+    {"seq max + 1", B_PROP, seq_over, DK_EV_RANGE, "seq"},
+    {"seq 2^64-1", B_RECEIPT, seq_huge, DK_EV_RANGE, "seq"},
+    {"seq agent placeholder", B_RECEIPT, seq_placeholder, 0, NULL},
+    {"corrects max", B_PROP, corr_max, 0, NULL},
+    {"corrects max + 1", B_PROP, corr_over, DK_EV_RANGE, "corrects_seq"},
+    {"corrects 2^64-1", B_RECEIPT, corr_huge, DK_EV_RANGE, "corrects_seq"},
+    {"void seq 2^64-1", B_VOID, void_seq_huge, DK_EV_RANGE, "seq"},
+    {"void target max", B_VOID, void_target_max, 0, NULL},
+    {"void target max + 1", B_VOID, void_target_over, DK_EV_RANGE, "void.target_seq"},
+    {"void target 2^64-1", B_VOID, void_target_huge, DK_EV_RANGE, "void.target_seq"},
     {"no body", B_PROP, no_body, DK_EV_MISSING, "body"},
     {"key 15", B_PROP, key15, DK_EV_RANGE, "origin_key"},
     {"key 17", B_PROP, key17, DK_EV_RANGE, "origin_key"},
