@@ -36,6 +36,7 @@
 
 #include "err.h"
 #include "keys.h"
+#include "testevent.h"
 #include "wire.h"
 #include "xmalloc.h"
 
@@ -80,60 +81,11 @@ static void die(int code, const char *fmt, ...)
 
 /* ---- deterministic events (mirror: dkharness.expected_event) --------------------------------- */
 
-typedef struct {
-    Dk__Event ev;
-    Dk__Activity act;
-    Dk__FundMovement fund;
-    Dk__Void vd;
-    char title[64];
-} event_t;
+typedef testevent_t event_t;
 
 static void make_event(event_t *e, uint32_t commune, uint64_t seq)
 {
-    memset(e, 0, sizeof *e);
-    dk__event__init(&e->ev);
-    e->ev.has_schema_version = true;
-    e->ev.schema_version = WIRE_SCHEMA_VERSION;
-    e->ev.has_commune = true;
-    e->ev.commune = commune;
-    e->ev.has_seq = true;
-    e->ev.seq = seq;
-    e->ev.has_recorded_at = true;
-    e->ev.recorded_at = 1700000000 + (int64_t)seq;
-    e->ev.has_date = true;
-    e->ev.date = 20230000 + (uint32_t)(1 + seq % 12) * 100 + (uint32_t)(1 + seq % 28);
-    e->ev.has_area = true;
-    e->ev.area = (uint32_t)(1 + seq % 5);
-    if (seq % 4 == 0) {
-        dk__fund_movement__init(&e->fund);
-        e->fund.has_fund = true;
-        e->fund.fund = DK__FUND__FOR_THE_POOR;
-        e->fund.has_flow = true;
-        e->fund.flow = DK__FLOW__RECEIPT;
-        e->fund.has_source = true;
-        e->fund.source = DK__SOURCE__INDIVIDUAL;
-        e->fund.has_amount = true;
-        e->fund.amount = 10000 * (1 + (seq * 7 + commune) % 500);
-        e->ev.body_case = DK__EVENT__BODY_FUND;
-        e->ev.fund = &e->fund;
-        snprintf(e->title, sizeof e->title, "Ủng hộ quỹ Vì người nghèo %" PRIu64, seq);
-    } else {
-        dk__activity__init(&e->act);
-        e->act.has_kind = true;
-        e->act.kind = DK__ACTIVITY_KIND__PROPAGANDA;
-        e->act.has_contents = true;
-        e->act.contents = 1u << (seq % 5);
-        e->act.has_channel = true;
-        e->act.channel = DK__CHANNEL__CONFERENCE;
-        e->act.has_sessions = true;
-        e->act.sessions = (uint32_t)(1 + seq % 3);
-        e->act.has_participants = true;
-        e->act.participants = (uint32_t)(10 + (seq * 13 + commune) % 90);
-        e->ev.body_case = DK__EVENT__BODY_ACTIVITY;
-        e->ev.activity = &e->act;
-        snprintf(e->title, sizeof e->title, "Hội nghị tuyên truyền %" PRIu64, seq);
-    }
-    e->ev.title = e->title;
+    testevent_make(e, commune, seq);
 }
 
 /* An extra event after the base ones: target > 0 corrects event `target` (the same content with

@@ -1,8 +1,8 @@
 /* testevent — the deterministic test event (commune, seq) that the test and bench tools send.
  *
  * Content is a pure function of (commune, seq) so tests can compute expected totals; it is
- * mirrored by expected_event() in tests/system/dkharness.py and equals make_event() in
- * tests/tools/dk-testclient.c (which can switch to this header: same fields, same values).
+ * mirrored by expected_event() in tests/system/dkharness.py; dk-testclient and dk-loadgen both
+ * send it.
  * Every event passes wire_check_event with the default rules and any commune config with at least
  * 5 residential areas (areas 1..5, dates in 2023, organiser 0).
  *
