@@ -708,10 +708,16 @@ static int cmd_keygen(const char *path)
     return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* The command line's options; they may stand before and after the command (git style). */
+typedef struct {
+    const char *config, *period, *format, *outpath;
+    bool json;
+} cli_t;
+
+/* Parses options until the first non-option (shortopts "+…") or to the end. Returns 0, 1 after
+ * --help was printed, or -1 on a bad option (usage printed). */
+static int parse_opts(int argc, char **argv, const char *shortopts, cli_t *o)
 {
-    const char *config = NULL, *period = NULL, *format = NULL, *outpath = NULL;
-    bool json = false;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
         {"verbose", no_argument, NULL, 'v'},      {"period", required_argument, NULL, 'p'},
@@ -719,68 +725,55 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "+c:hvp:f:o:j", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            config = optarg;
+            o->config = optarg;
             break;
         case 'h':
             usage(stdout);
             print_config_doc();
-            return EXIT_OK;
+            return 1;
         case 'v':
             log_set_level(LOG_DEBUG);
             break;
         case 'p':
-            period = optarg;
+            o->period = optarg;
             break;
         case 'f':
-            format = optarg;
+            o->format = optarg;
             break;
         case 'o':
-            outpath = optarg;
+            o->outpath = optarg;
             break;
         case 'j':
-            json = true;
+            o->json = true;
             break;
         default:
             usage(stderr);
-            return EXIT_USAGE;
+            return -1;
         }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_t o = {0};
+    int prc = parse_opts(argc, argv, "+c:hvp:f:o:j", &o);
+    if (prc != 0) {
+        return prc > 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (optind >= argc) {
         usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[optind++];
-    /* Options may also follow the command (git style): parse the rest again. */
-    while ((c = getopt_long(argc, argv, "c:hvp:f:o:j", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'v':
-            log_set_level(LOG_DEBUG);
-            break;
-        case 'p':
-            period = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case 'o':
-            outpath = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        default:
-            return EXIT_USAGE;
-        }
+    if ((prc = parse_opts(argc, argv, "c:hvp:f:o:j", &o)) != 0) {
+        return prc > 0 ? EXIT_OK : EXIT_USAGE;
     }
+    const char *config = o.config, *period = o.period, *format = o.format, *outpath = o.outpath;
+    bool json = o.json;
     const char *arg = optind < argc ? argv[optind] : NULL;
     if (optind + (arg ? 1 : 0) < argc) {
         fprintf(stderr, "dk-aggregator: %s: unexpected argument '%s'\n", cmd, argv[optind + 1]);
