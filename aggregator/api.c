@@ -15,6 +15,7 @@
 #include "money.h"
 #include "report.h"
 #include "store.h"
+#include "units.h"
 #include "xmalloc.h"
 
 struct api {
@@ -27,6 +28,7 @@ struct api {
     child_conf_t *children;  /* the [child NAME] sections (names, titles, intervals) */
     size_t nchildren;
     child_t *child;          /* the running puller (borrowed), NULL outside `run` */
+    units_t *units;          /* unit names: config, then [aggregator] units-file */
 };
 
 int api_new(api_t **out, struct store *store, const aconf_t *conf, const http_conf_t *hc,
@@ -51,6 +53,13 @@ int api_new(api_t **out, struct store *store, const aconf_t *conf, const http_co
             free(self);
             return rc;
         }
+        rc = units_from_conf(conf, &self->units, err, errlen);
+        if (rc < 0) {
+            report_plan_destroy(&self->plan);
+            child_conf_free(self->children, self->nchildren);
+            free(self);
+            return rc;
+        }
     }
     *out = self;
     return 0;
@@ -68,6 +77,7 @@ void api_destroy(api_t **self_p)
     }
     report_plan_destroy(&(*self_p)->plan);
     child_conf_free((*self_p)->children, (*self_p)->nchildren);
+    units_destroy(&(*self_p)->units);
     free((*self_p)->plan_period);
     free(*self_p);
     *self_p = NULL;
@@ -143,8 +153,8 @@ static bool uint_arg(api_arg_fn *arg, void *ctx, const char *name, uint64_t max,
 static int build(api_t *self, const char *period, report_t **r, api_reply_t *reply)
 {
     char err[512];
-    int rc = report_build(self->store, self->conf, self->plan, &self->rules, period, r, err,
-                          sizeof err);
+    int rc = report_build_units(self->store, self->conf, self->units, self->plan, &self->rules,
+                                period, r, err, sizeof err);
     if (rc == DK_EINVAL) {
         reply_error(reply, 400, "period", err);
     } else if (rc < 0) {
@@ -222,6 +232,7 @@ typedef struct {
     api_t *api;
     json_t *j;
     int64_t now;
+    int32_t today;
     uint32_t *seen;
     size_t nseen;
     api_child_t *kids;
@@ -234,12 +245,19 @@ static void unit_json(units_ctx_t *c, uint32_t unit, const store_unit_t *u)
     json_t *j = c->j;
     json_obj(j);
     json_kv_u64(j, "unit", unit);
-    if (cc && cc->name) {
-        json_kv_str(j, "name", cc->name);
+    /* Names: the config's, else the official list's (a province knows its communes that way). */
+    char *name = units_label(c->api->units, unit, c->today);
+    json_kv_str(j, "name", name);
+    free(name);
+    units_entry_t ue;
+    bool official = units_find_near(c->api->units, unit, c->today, &ue) == 0 && ue.parent != 0;
+    if (official) {
+        json_kv_u64(j, "parent", ue.parent);
+        json_kv_str(j, "parent_name", units_name(c->api->units, ue.parent, c->today));
     } else {
-        char n[32];
-        snprintf(n, sizeof n, "Đơn vị %05u", unit);
-        json_kv_str(j, "name", n);
+        json_key(j, "parent");
+        json_null(j);
+        json_kv_str(j, "parent_name", NULL);
     }
     json_kv_bool(j, "configured", cc != NULL);
     json_kv_u64(j, "areas", cc ? cc->areas : 0);
@@ -283,9 +301,10 @@ static int on_unit(void *arg, const store_unit_t *u)
 
 static void route_units(api_t *self, api_reply_t *reply)
 {
-    units_ctx_t c = {.api = self, .j = json_new(), .now = (int64_t)time(NULL)};
-    if (api_children_read(self->store, self->children, self->nchildren, c.now, &c.kids,
-                          &c.nkids) < 0) {
+    units_ctx_t c = {.api = self, .j = json_new(), .now = (int64_t)time(NULL),
+                     .today = period_today()};
+    if (api_children_read_units(self->store, self->children, self->nchildren, self->units, c.now,
+                                &c.kids, &c.nkids) < 0) {
         json_destroy(&c.j);
         reply_error(reply, 500, NULL, "cannot read the child aggregators' records from the store");
         return;
@@ -404,6 +423,13 @@ static void route_tallies(api_t *self, api_arg_fn *arg, void *ctx, api_reply_t *
     json_kv_str(j, "period", period);
     json_kv_str(j, "label", label);
     json_kv_u64(j, "unit", unit);
+    if (unit != 0) {
+        char *un = units_label(self->units, (uint32_t)unit, range.last);
+        json_kv_str(j, "unit_name", un);
+        free(un);
+    } else {
+        json_kv_str(j, "unit_name", self->conf ? self->conf->name : NULL);
+    }
     json_kv_u64(j, "version", version);
     json_key(j, "categories");
     json_arr(j);
@@ -550,8 +576,7 @@ static int on_event(void *arg, const store_event_t *e)
     const Dk__Event *ev = e->ev;
     json_obj(j);
     json_kv_u64(j, "commune", e->commune);
-    const aconf_commune_t *cc = c->api->conf ? aconf_commune(c->api->conf, e->commune) : NULL;
-    json_kv_str(j, "commune_name", cc ? cc->name : NULL);
+    json_kv_str(j, "commune_name", units_name(c->api->units, e->commune, period_today()));
     json_kv_u64(j, "seq", e->seq);
     json_kv_u64(j, "version", e->version);
     json_kv_i64(j, "received_at", e->received_at);
@@ -632,6 +657,7 @@ typedef struct {
     const child_conf_t *confs;
     size_t nconfs;
     int64_t now;
+    const units_t *units;
 } kids_ctx_t;
 
 static api_child_t *kid_of(kids_ctx_t *c, uint32_t unit)
@@ -654,7 +680,7 @@ static int on_child_record(void *arg, const store_unit_t *u)
         memset(k, 0, sizeof *k);
         k->name = xstrdup("");
         k->unit = u->unit;
-        k->title = xasprintf("Đơn vị %05u", u->unit);
+        k->title = units_label(c->units, u->unit, period_day_of_unix(c->now));
         k->endpoint = xstrdup("");
     }
     k->last_pull = u->last_pull;
@@ -684,7 +710,13 @@ static int on_owned_unit(void *arg, const store_unit_t *u)
 int api_children_read(struct store *store, const child_conf_t *confs, size_t nconfs, int64_t now,
                       api_child_t **out, size_t *n)
 {
-    kids_ctx_t c = {.confs = confs, .nconfs = nconfs, .now = now};
+    return api_children_read_units(store, confs, nconfs, NULL, now, out, n);
+}
+
+int api_children_read_units(struct store *store, const child_conf_t *confs, size_t nconfs,
+                            const units_t *units, int64_t now, api_child_t **out, size_t *n)
+{
+    kids_ctx_t c = {.confs = confs, .nconfs = nconfs, .now = now, .units = units};
     c.list = xcalloc(nconfs ? nconfs : 1, sizeof *c.list);
     for (size_t i = 0; i < nconfs; i++) {
         api_child_t *k = &c.list[c.n++];
@@ -692,7 +724,7 @@ int api_children_read(struct store *store, const child_conf_t *confs, size_t nco
         k->unit = (uint32_t)confs[i].unit;
         k->title = confs[i].title && *confs[i].title
                        ? xstrdup(confs[i].title)
-                       : xasprintf("Đơn vị %05u", (unsigned)confs[i].unit);
+                       : units_label(units, (uint32_t)confs[i].unit, period_day_of_unix(now));
         k->endpoint = xstrdup(confs[i].endpoint ? confs[i].endpoint : "");
         k->configured = true;
         k->interval = (confs[i].interval_ms + 999) / 1000;
@@ -735,7 +767,8 @@ static void route_children(api_t *self, api_reply_t *reply)
     api_child_t *kids = NULL;
     size_t n = 0;
     uint64_t version = store_version(self->store);
-    if (api_children_read(self->store, self->children, self->nchildren, now, &kids, &n) < 0) {
+    if (api_children_read_units(self->store, self->children, self->nchildren, self->units, now,
+                                &kids, &n) < 0) {
         reply_error(reply, 500, NULL, "cannot read the child aggregators' records from the store");
         return;
     }
@@ -775,16 +808,11 @@ static void route_children(api_t *self, api_reply_t *reply)
         json_key(j, "units");
         json_arr(j);
         for (size_t u = 0; u < k->nunits; u++) {
-            const aconf_commune_t *cc = self->conf ? aconf_commune(self->conf, k->units[u]) : NULL;
             json_obj(j);
             json_kv_u64(j, "unit", k->units[u]);
-            if (cc && cc->name) {
-                json_kv_str(j, "name", cc->name);
-            } else {
-                char nm[32];
-                snprintf(nm, sizeof nm, "Đơn vị %05u", k->units[u]);
-                json_kv_str(j, "name", nm);
-            }
+            char *nm = units_label(self->units, k->units[u], period_day_of_unix(now));
+            json_kv_str(j, "name", nm);
+            free(nm);
             json_end(j);
         }
         json_end(j);

@@ -63,7 +63,7 @@ bool api_is_post_route(const char *path);
 typedef struct {
     char *name;              /* [child NAME]; "" for a record of a child no longer configured */
     uint32_t unit;
-    char *title;             /* [child] title, else "Đơn vị NNNNN" */
+    char *title;             /* [child] title, else the official name, else "Đơn vị NNNNN" */
     char *endpoint;          /* "" when not configured */
     bool configured;
     int64_t interval;        /* seconds between pulls; 0 when not configured */
@@ -85,6 +85,12 @@ typedef struct {
  * *out gets *n entries; free with api_children_free. Returns 0 or DK_ESTORE. */
 int api_children_read(struct store *store, const child_conf_t *confs, size_t nconfs, int64_t now,
                       api_child_t **out, size_t *n);
+/* The same with names from a unit registry (aggregator/units.h, borrowed, may be NULL): a child
+ * without a [child] title, and a record no section configures any more, get the registry's name
+ * (else "Đơn vị NNNNN"). */
+struct units;
+int api_children_read_units(struct store *store, const child_conf_t *confs, size_t nconfs,
+                            const struct units *units, int64_t now, api_child_t **out, size_t *n);
 void api_children_free(api_child_t *list, size_t n);
 
 #endif

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "money.h"
 #include "store.h"
+#include "units.h"
 #include "xmalloc.h"
 
 /* ---- indicators ----------------------------------------------------------------------------- */
@@ -450,9 +451,38 @@ static void finish_row(row_t *row, uint32_t conf_areas)
     }
 }
 
+static int build_model(store_t *store, const aconf_t *conf, const units_t *units,
+                       const report_plan_t *plan, const period_rules_t *rules, const char *period,
+                       report_t **out, char *err, size_t errlen);
+
 int report_build(store_t *store, const aconf_t *conf, const report_plan_t *plan,
                  const period_rules_t *rules, const char *period, report_t **out, char *err,
                  size_t errlen)
+{
+    return report_build_units(store, conf, NULL, plan, rules, period, out, err, errlen);
+}
+
+int report_build_units(store_t *store, const aconf_t *conf, const units_t *units,
+                       const report_plan_t *plan, const period_rules_t *rules, const char *period,
+                       report_t **out, char *err, size_t errlen)
+{
+    units_t *own_units = NULL;
+    if (units == NULL && conf != NULL) {
+        int urc = units_from_conf(conf, &own_units, err, errlen);
+        if (urc < 0) {
+            return urc;
+        }
+        units = own_units;
+    }
+    int rc = build_model(store, conf, units, plan, rules, period, out, err, errlen);
+    units_destroy(&own_units);
+    return rc;
+}
+
+/* report_build_units with the registry in hand. */
+static int build_model(store_t *store, const aconf_t *conf, const units_t *units,
+                       const report_plan_t *plan, const period_rules_t *rules, const char *period,
+                       report_t **out, char *err, size_t errlen)
 {
     report_t *r = xcalloc(1, sizeof *r);
     r->rules = rules ? *rules : PERIOD_RULES_DEFAULT;
@@ -520,7 +550,9 @@ int report_build(store_t *store, const aconf_t *conf, const report_plan_t *plan,
     for (size_t i = 0; i < r->nrows; i++) {
         row_t *row = &r->rows[i];
         const aconf_commune_t *cc = conf ? aconf_commune(conf, row->unit) : NULL;
-        row->name = cc && cc->name ? xstrdup(cc->name) : xasprintf("Đơn vị %05u", row->unit);
+        /* The config's name, else the official one: a province names communes it never had
+         * in its own config. */
+        row->name = units_label(units, row->unit, r->range.last);
         finish_row(row, cc ? cc->areas : 0);
         for (int k = 0; k < NIND; k++) {
             r->total.v[k] += row->v[k];

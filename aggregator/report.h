@@ -71,6 +71,14 @@ typedef struct report report_t;
 int report_build(struct store *store, const aconf_t *conf, const report_plan_t *plan,
                  const period_rules_t *rules, const char *period, report_t **out, char *err,
                  size_t errlen);
+/* The same, with the rows' unit names from a unit registry (aggregator/units.h; borrowed, the
+ * names in force on the period's last day, else the nearest). units NULL: the registry is read
+ * from conf ([aggregator] units-file and the configured names) for this call; DK_ECONFIG/DK_EIO
+ * when that fails (err names file:line:column). report_build is this with units NULL. */
+struct units;
+int report_build_units(struct store *store, const aconf_t *conf, const struct units *units,
+                       const report_plan_t *plan, const period_rules_t *rules, const char *period,
+                       report_t **out, char *err, size_t errlen);
 void report_destroy(report_t **self_p);
 
 /* Parts of the model for report_json. */

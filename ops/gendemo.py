@@ -141,6 +141,7 @@ class Demo:
                      "bind = tcp://127.0.0.1:%d" % self.ports[slug],
                      "publish = tcp://127.0.0.1:%d" % self.ports[slug + "-pub"],
                      "key-file = %s" % dkey,
+                     "units-file = %s" % genlib.UNITS_CSV,
                      "organisers = Hội Nông dân, Hội Liên hiệp Phụ nữ, Đoàn Thanh niên, "
                      "Hội Cựu chiến binh, Công đoàn, Hội Người cao tuổi, Hội Chữ thập đỏ",
                      "", "[http]", "bind = 127.0.0.1", "port = %d" % self.ports[slug + "-http"],
@@ -172,7 +173,7 @@ class Demo:
             children += ["", "[child %s]" % slug, "unit = %d" % code,
                          "endpoint = tcp://127.0.0.1:%d" % self.ports[slug],
                          'server-key = "%s"' % dpub, "interval = %s" % interval,
-                         "timeout = %s" % timeout]
+                         "timeout = %s" % timeout, "title = %s" % d["full"]]
         p = self.units[PROVINCE]
         os.makedirs(os.path.join(self.data, "province", "store"), exist_ok=True)
         with open(os.path.join(etc, "province.ini"), "w", encoding="utf-8") as f:
@@ -181,7 +182,10 @@ class Demo:
                                "level = province",
                                "data-dir = %s" % os.path.join(self.data, "province", "store"),
                                "bind = tcp://127.0.0.1:%d" % self.ports["province"],
-                               "key-file = %s" % prov_key, "", "[http]", "bind = 127.0.0.1",
+                               "key-file = %s" % prov_key,
+                               # names of the communes the districts' snapshots bring
+                               "units-file = %s" % genlib.UNITS_CSV,
+                               "", "[http]", "bind = 127.0.0.1",
                                "port = %d" % self.ports["province-http"]] + children) + "\n")
 
     # ---- processes ----------------------------------------------------------------------------

@@ -12,7 +12,10 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system"))
-from dkharness import Aggregator, check_binaries, fail  # noqa: E402
+from dkharness import SOURCE, Aggregator, check_binaries, fail  # noqa: E402
+
+# The official names (aggregator/units.h): the province's config names no commune itself.
+UNITS_CSV = os.path.abspath(os.path.join(SOURCE, "config", "units", "dak-nong-2023.csv"))
 
 
 class Province(Aggregator):
@@ -38,7 +41,8 @@ def wait(prov, what, pred, timeout=40):
 
 def main():
     check_binaries()
-    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông", http=True)
+    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông", http=True,
+                    settings={"units-file": UNITS_CSV})
     reader = '\n[reader province]\npublic-key = "%s"\nrole = province\n' % prov.server_public
     a = Aggregator(communes=[(24664, 14), (24667, 9), (24670, 8)], readers=["test"],
                    extra_ini=reader, unit=663, name="Huyện Đắk Mil")
@@ -64,7 +68,10 @@ def main():
         wait(prov, "Cư Jút stale",
              lambda cs: cs["cujut"]["stale"] and cs["cujut"]["failed_pulls"] >= 2)
         print(json.dumps({"http": prov.http_port, "stale": "cujut",
-                          "stale_units": [24640, 24643], "fresh_units": [24664, 24667]}),
+                          "stale_units": [24640, 24643], "fresh_units": [24664, 24667],
+                          # official names (config/units), which the page must show
+                          "names": {"24640": "Thị trấn Ea T'Ling", "24643": "Xã Đắk Wil",
+                                    "24664": "Thị trấn Đắk Mil", "24667": "Xã Đắk Lao"}}),
               flush=True)
         for line in sys.stdin:
             line = line.strip()

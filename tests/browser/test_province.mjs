@@ -103,12 +103,14 @@ async function main() {
     const row = report.rows.find((r) => r.unit === u);
     const raw = Number(await page.getAttribute(`#communes td[data-unit="${u}"][data-key="propaganda_sessions"]`, "data-raw"));
     check(row && raw === row.values.propaganda_sessions, `commune ${u} sessions page ${raw} api ${row && row.values.propaganda_sessions}`);
-    check(await page.locator(`#checklist tr.stale td:has-text("Đơn vị ${u}")`).count() === 1,
-      `checklist row of ${u} not marked`);
+    check(await page.locator(`#checklist tr.stale td:has-text("${info.names[u]}")`).count() === 1,
+      `checklist row of ${u} not marked or not named ${info.names[u]} (official name)`);
+    check((await tr.textContent()).includes(info.names[u]), `commune row ${u} not named ${info.names[u]}`);
   }
   for (const u of info.fresh_units) {
     const tr = page.locator(`#communes tr[data-unit="${u}"]`);
     check(await tr.getAttribute("data-stale") === "false", `commune ${u} of the live district marked stale`);
+    check((await tr.textContent()).includes(info.names[u]), `commune row ${u} not named ${info.names[u]}`);
   }
   const first = await page.getAttribute("#communes tbody tr:first-child", "data-unit");
   check(info.stale_units.includes(Number(first)), `first commune row ${first} is not a stale one`);
