@@ -17,7 +17,7 @@
  *                                   ; thousands of agents: see the key's doc, --help)
  *   units-file = units/dak-nong-2023.csv   ; optional: official unit names (aggregator/units.h)
  *
- *   [commune 24664]                 ; repeated; the section id is the official commune code
+ *   [commune 24685]                 ; repeated; the section id is the official commune code
  *   name = Xã Đức Minh
  *   public-key = <40 Z85 characters>
  *   areas = 12                      ; residential areas in the commune (area numbers 1..areas)
