@@ -306,16 +306,6 @@ static bool get_number(const ProtobufCMessage *m, const ProtobufCFieldDescriptor
     return true;
 }
 
-/* Cuts buf (NUL-terminated, possibly truncated by snprintf) back to a whole UTF-8 character, so a
- * reason quoting a long Vietnamese value never ends in half a character. */
-static void utf8_trim(char *buf)
-{
-    size_t n = strlen(buf);
-    for (int i = 0; i < 4 && n > 0 && !text_utf8_valid(buf, n); i++) {
-        buf[--n] = '\0';
-    }
-}
-
 static int why_set(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int why_set(char *why, size_t len, const char *fmt, ...)
 {
@@ -325,7 +315,7 @@ static int why_set(char *why, size_t len, const char *fmt, ...)
         int n = vsnprintf(why, len, fmt, ap);
         va_end(ap);
         if (n >= 0 && (size_t)n >= len) {
-            utf8_trim(why);
+            text_utf8_cut(why);
         }
     }
     return DK_EINVAL;
@@ -378,7 +368,7 @@ static void list_values(char *buf, size_t len, int list)
     }
     if (used >= len && len > 4) {
         buf[len - 4] = '\0';
-        utf8_trim(buf);
+        text_utf8_cut(buf);
         strcat(buf, "...");
     }
 }

@@ -73,7 +73,7 @@ typedef struct {
     char epoch[2 * 16 + 1];  /* the child's store epoch at that pull, hex; "" when none */
     uint32_t failed_pulls;   /* failed attempts since the last success */
     int64_t last_attempt;    /* unix seconds of the last failed attempt; 0: none */
-    char last_error[256];    /* English; "" after a success */
+    char last_error[256];    /* Vietnamese, for people; "" after a success */
     bool stale;
     uint32_t *units;         /* the units whose figures come from this child (owner == unit) */
     size_t nunits;

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "keys.h"
 #include "store.h"
+#include "text.h"
 #include "wire.h"
 #include "xmalloc.h"
 #include "zloop.h"
@@ -244,14 +245,20 @@ static void publish(child_t *self, const Dk__Update *u)
 /* Ends the attempt in flight as a failure: recorded in the store (durable, visible to the
  * dashboard), the socket recreated for the next attempt so that a late reply to this one can never
  * be taken for the answer to the next. */
-static void kid_fail(kid_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void kid_fail(kid_t *k, const char *fmt, ...)
+/* vi is what the province's staff read (dashboard, status): Vietnamese, followed by the child's
+ * endpoint; the English detail from fmt goes to the log. */
+static void kid_fail(kid_t *k, const char *vi, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void kid_fail(kid_t *k, const char *vi, const char *fmt, ...)
 {
     child_t *self = k->owner;
+    char detail[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(k->last_error, sizeof k->last_error, fmt, ap);
+    vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    snprintf(k->last_error, sizeof k->last_error, "%s (%s)", vi, k->conf.endpoint);
+    text_utf8_cut(k->last_error);
     uv_timer_stop(&k->deadline);
     kid_free_pages(k);
     kid_close_socket(k);
@@ -260,7 +267,7 @@ static void kid_fail(kid_t *k, const char *fmt, ...)
     k->failed_in_row++;
     k->last_attempt = now_s();
     log_warn("pull failed child=%s unit=%" PRId64 " failed_in_row=%u: %s", k->conf.name,
-             k->conf.unit, k->failed_in_row, k->last_error);
+             k->conf.unit, k->failed_in_row, detail);
     uint64_t before = store_version(self->store);
     int rc = store_child_note_failure(self->store, (uint32_t)k->conf.unit, k->last_attempt,
                                       k->last_error);
@@ -318,7 +325,8 @@ static void kid_send_request(kid_t *k)
     size_t len = 0;
     int rc = wire_encode(&env, &buf, &len);
     if (rc < 0) {
-        kid_fail(k, "cannot encode the snapshot request: %s", err_str(rc));
+        kid_fail(k, "Lỗi nội bộ khi tạo yêu cầu lấy số liệu",
+                 "cannot encode the snapshot request: %s", err_str(rc));
         return;
     }
     const void *parts[1] = {buf};
@@ -326,7 +334,8 @@ static void kid_send_request(kid_t *k)
     rc = zloop_sock_send(k->zs, parts, lens, 1);
     free(buf);
     if (rc < 0) {
-        kid_fail(k, "cannot send the snapshot request to %s: %s", k->conf.endpoint, err_str(rc));
+        kid_fail(k, "Không gửi được yêu cầu lấy số liệu",
+                 "cannot send the snapshot request to %s: %s", k->conf.endpoint, err_str(rc));
     }
 }
 
@@ -441,7 +450,8 @@ static void kid_finish(kid_t *k)
              * snapshot can put this child right. */
             k->want_full = true;
         }
-        kid_fail(k, "cannot store the snapshot of %s: %s", k->conf.name, err_str(rc));
+        kid_fail(k, "Không lưu được số liệu nhận về (lỗi ổ đĩa hoặc cơ sở dữ liệu của cấp này)",
+                 "cannot store the snapshot of %s: %s", k->conf.name, err_str(rc));
         return;
     }
     uv_timer_stop(&k->deadline);
@@ -518,24 +528,30 @@ static void kid_on_msg(zloop_sock_t *zs, zmq_msg_t *frames, size_t nframes, void
     Dk__Envelope *env = NULL;
     int rc = wire_decode(zmq_msg_data(f), zmq_msg_size(f), &env);
     if (rc < 0) {
-        kid_fail(k, "reply from %s does not decode: %s", k->conf.endpoint, err_str(rc));
+        kid_fail(k, "Trả lời nhận về bị hỏng, không đọc được",
+                 "reply from %s does not decode: %s", k->conf.endpoint, err_str(rc));
         return;
     }
     if (env->msg_case == DK__ENVELOPE__MSG_REFUSAL) {
         const Dk__Refusal *r = env->refusal;
-        kid_fail(k, "refused by %s: code %d (%s)", k->conf.endpoint, r->has_code ? r->code : 0,
-                 r->reason ? r->reason : "");
+        char vi[320];
+        snprintf(vi, sizeof vi, "Đơn vị cấp dưới từ chối yêu cầu: %s",
+                 r->reason && r->reason[0] ? r->reason : "không rõ lý do");
+        kid_fail(k, vi, "refused by %s: code %d (%s)", k->conf.endpoint,
+                 r->has_code ? r->code : 0, r->reason ? r->reason : "");
         wire_free(&env);
         return;
     }
     if (env->msg_case != DK__ENVELOPE__MSG_SNAPSHOT) {
-        kid_fail(k, "unexpected reply from %s (message %d)", k->conf.endpoint, (int)env->msg_case);
+        kid_fail(k, "Trả lời không đúng giao thức",
+                 "unexpected reply from %s (message %d)", k->conf.endpoint, (int)env->msg_case);
         wire_free(&env);
         return;
     }
     const Dk__Snapshot *s = env->snapshot;
     if (s->has_unit && s->unit != (uint32_t)k->conf.unit) {
-        kid_fail(k, "%s serves unit %u, but [child %s] says unit %" PRId64, k->conf.endpoint,
+        kid_fail(k, "Máy chủ này phục vụ một đơn vị khác với mã trong cấu hình [child]",
+                 "%s serves unit %u, but [child %s] says unit %" PRId64, k->conf.endpoint,
                  s->unit, k->conf.name, k->conf.unit);
         wire_free(&env);
         return;
@@ -546,7 +562,8 @@ static void kid_on_msg(zloop_sock_t *zs, zmq_msg_t *frames, size_t nframes, void
             /* Asked again during the catch-up pass of a full snapshot: the child's change index
              * moved on faster than we page. Try afresh next time rather than loop now. */
             k->want_full = true;
-            kid_fail(k, "%s asked for a resync during a full snapshot; retrying next pull",
+            kid_fail(k, "Đơn vị cấp dưới yêu cầu đồng bộ lại giữa chừng; sẽ lấy lại ở lần sau",
+                     "%s asked for a resync during a full snapshot; retrying next pull",
                      k->conf.endpoint);
             return;
         }
@@ -597,7 +614,8 @@ static void kid_on_msg(zloop_sock_t *zs, zmq_msg_t *frames, size_t nframes, void
     }
     if (s->has_next && s->next.len > 0) {
         if (s->next.len > sizeof k->cursor) {
-            kid_fail(k, "%s sent a paging cursor of %zu bytes (at most %zu)", k->conf.endpoint,
+            kid_fail(k, "Trả lời không đúng giao thức (con trỏ phân trang quá dài)",
+                     "%s sent a paging cursor of %zu bytes (at most %zu)", k->conf.endpoint,
                      s->next.len, sizeof k->cursor);
             return;
         }
@@ -652,8 +670,14 @@ static void kid_on_deadline(uv_timer_t *t)
 {
     kid_t *k = t->data;
     if (k->pulling) {
-        kid_fail(k, "no complete answer from %s within %" PRId64 " ms (child down, unreachable, "
-                    "or this parent's key is not a [reader] there)",
+        char vi[320];
+        snprintf(vi, sizeof vi,
+                 "Không nhận đủ trả lời trong %.1f giây: máy chủ cấp dưới tắt, mất mạng, hoặc khóa "
+                 "của cấp này chưa được khai báo là [reader] ở đó",
+                 (double)k->conf.timeout_ms / 1000.0);
+        kid_fail(k, vi,
+                 "no complete answer from %s within %" PRId64 " ms (child down, unreachable, "
+                 "or this parent's key is not a [reader] there)",
                  k->conf.endpoint, k->conf.timeout_ms);
     }
 }
@@ -668,7 +692,7 @@ static void kid_start_pull(kid_t *k)
         int rc = kid_open_socket(k);
         if (rc < 0) {
             k->pulling = true;
-            kid_fail(k, "cannot open a socket to %s: %s", k->conf.endpoint, err_str(rc));
+            kid_fail(k, "Không mở được kết nối", "cannot open a socket to %s: %s", k->conf.endpoint, err_str(rc));
             return;
         }
     }

@@ -390,3 +390,24 @@ char *text_fold(const char *s, size_t len)
     free(cps);
     return out;
 }
+
+size_t text_utf8_cut(char *s)
+{
+    size_t n = strlen(s);
+    /* Find the start of the last character: at most 3 continuation bytes back. */
+    size_t i = n, back = 0;
+    while (i > 0 && back < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0) {
+        return n;
+    }
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > 1 && back + 1 < need) {
+        s[i - 1] = '\0';
+        return i - 1;
+    }
+    return n;
+}

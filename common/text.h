@@ -51,4 +51,9 @@ int32_t text_utf8_next(const char *s, size_t len, size_t *pos);
  * 0 for a code point that cannot be encoded. */
 size_t text_utf8_put(uint32_t cp, char *out);
 
+/* Cuts the NUL-terminated string s back so it does not end in the middle of a UTF-8 character
+ * (what snprintf leaves when it truncates Vietnamese text): drops at most 3 trailing bytes of an
+ * incomplete sequence, nothing else. Returns the new length. */
+size_t text_utf8_cut(char *s);
+
 #endif

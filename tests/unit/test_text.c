@@ -860,13 +860,36 @@ static void test_utf8_put_next(void **state)
     assert_int_equal(pos, 1);
 }
 
+/* text_utf8_cut drops exactly an incomplete trailing character, whatever its length. */
+static void test_utf8_cut(void **state)
+{
+    (void)state;
+    const char *whole = "Đồng ý ấ 😀";
+    size_t len = strlen(whole);
+    for (size_t cut = 0; cut <= len; cut++) {
+        char buf[64];
+        memcpy(buf, whole, cut);
+        buf[cut] = '\0';
+        size_t n = text_utf8_cut(buf);
+        assert_int_equal(n, strlen(buf));
+        assert_true(text_utf8_valid(buf, n));
+        assert_true(n <= cut && cut - n <= 3);
+        /* only an incomplete character is dropped: a valid prefix stays whole */
+        if (text_utf8_valid(whole, cut)) {
+            assert_int_equal(n, cut);
+        }
+    }
+    char empty[1] = "";
+    assert_int_equal(text_utf8_cut(empty), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_valid),    cmocka_unit_test(test_utf8_chars),
         cmocka_unit_test(test_has_control),   cmocka_unit_test(test_nfc_vectors),
         cmocka_unit_test(test_nfc_examples),  cmocka_unit_test(test_fold),
-        cmocka_unit_test(test_utf8_put_next),
+        cmocka_unit_test(test_utf8_put_next), cmocka_unit_test(test_utf8_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
