@@ -1,5 +1,6 @@
 /* outbox — see outbox.h. Layout of the LMDB environment (keys big-endian so they sort as numbers):
- *   meta      "commune" u32, "instance" 16 bytes, "next_seq" u64, "session" outbox_session_t
+ *   meta      "commune" u32, "instance" 16 bytes, "next_seq" u64, "session" outbox_session_t,
+ *             "conflict" + seq u64 -> "" (a waiting event answered DK_EV_CONFLICT: renumber it)
  *   events    seq u64 -> header (state u8, 7 zero bytes, recorded_at i64, state_at i64) + packed Event
  *   waiting   seq u64 -> recorded_at i64      (index of WAITING events, what the sender walks)
  *   acked     acked_at i64 | seq u64 -> ""    (index of ACKED events by time, what pruning walks)
@@ -443,9 +444,29 @@ int outbox_append(outbox_t *ob, Dk__Event **events, size_t n, bool *was_new)
             ev->has_schema_version = 1;
             ev->schema_version = WIRE_SCHEMA_VERSION;
         }
+        /* Why every event gets an origin key: the aggregator dedupes on it, so an event that
+         * must be renumbered (outbox_reconcile) after the aggregator stored it under its old
+         * number is acknowledged as a DUPLICATE instead of being counted twice. The caller's
+         * event is left as it was (its origin_key memory is the caller's). */
+        uint8_t gen[WIRE_ORIGIN_KEY_LEN];
+        ProtobufCBinaryData saved_key = ev->origin_key;
+        protobuf_c_boolean saved_has = ev->has_origin_key;
+        if (!has_origin) {
+            if (getrandom(gen, sizeof gen, 0) != (ssize_t)sizeof gen) {
+                log_error("getrandom: %s", strerror(errno));
+                ret = DK_EIO;
+                goto fail;
+            }
+            ev->has_origin_key = 1;
+            ev->origin_key.len = sizeof gen;
+            ev->origin_key.data = gen;
+        }
         uint8_t *buf;
         size_t len;
-        if ((ret = wire_event_encode(ev, &buf, &len)) != 0) {
+        ret = wire_event_encode(ev, &buf, &len);
+        ev->has_origin_key = saved_has;
+        ev->origin_key = saved_key;
+        if (ret != 0) {
             goto fail;
         }
         uint8_t *val = xmalloc(HDR_LEN + len);
@@ -590,6 +611,55 @@ static int del_key(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t len)
     return mdb_del(txn, dbi, &k, NULL);
 }
 
+/* Conflict marks live in meta as "conflict" + seq (u64 BE): waiting events the aggregator answered
+ * DK_EV_CONFLICT for, to renumber at the next Welcome. */
+#define CONFLICT_PREFIX "conflict"
+#define CONFLICT_PREFIX_LEN 8
+#define CONFLICT_KEY_LEN (CONFLICT_PREFIX_LEN + 8)
+
+static void conflict_key(uint8_t *k, uint64_t seq)
+{
+    memcpy(k, CONFLICT_PREFIX, CONFLICT_PREFIX_LEN);
+    put_u64(k + CONFLICT_PREFIX_LEN, seq);
+}
+
+/* The marked seqs, ascending, into *out (caller frees); their count, or a negative LMDB code. */
+static int conflict_list(outbox_t *ob, MDB_txn *txn, uint64_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ob->meta, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t kb[CONFLICT_KEY_LEN];
+    conflict_key(kb, 0);
+    MDB_val k = {sizeof kb, kb}, v;
+    size_t n = 0, cap = 0;
+    uint64_t *seqs = NULL;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != CONFLICT_KEY_LEN ||
+            memcmp(k.mv_data, CONFLICT_PREFIX, CONFLICT_PREFIX_LEN) != 0) {
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            seqs = xrealloc(seqs, cap * sizeof *seqs);
+        }
+        seqs[n++] = get_u64((const uint8_t *)k.mv_data + CONFLICT_PREFIX_LEN);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        free(seqs);
+        return rc;
+    }
+    *out = seqs;
+    *n_out = n;
+    return 0;
+}
+
 int outbox_apply_results(outbox_t *ob, const uint64_t *acked, size_t na,
                          const outbox_reject_t *rejected, size_t nr, int64_t now)
 {
@@ -618,6 +688,18 @@ int outbox_apply_results(outbox_t *ob, const uint64_t *acked, size_t na,
             MDB_val k = {16, ak}, v = {0, ""};
             rc = mdb_put(txn, ob->acked, &k, &v, 0);
         }
+        if (rc == 0) {
+            /* A rejection record kept while a restored aggregator decided again; or a mark. */
+            uint8_t ck[CONFLICT_KEY_LEN];
+            conflict_key(ck, acked[i]);
+            rc = del_key(txn, ob->rejected, kb, 8);
+            if (rc == MDB_NOTFOUND || rc == 0) {
+                rc = del_key(txn, ob->meta, ck, sizeof ck);
+            }
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+            }
+        }
         if (rc != 0) {
             mdb_txn_abort(txn);
             return store_err("ack", rc);
@@ -627,6 +709,32 @@ int outbox_apply_results(outbox_t *ob, const uint64_t *acked, size_t na,
         const outbox_reject_t *r = &rejected[i];
         uint8_t kb[8];
         put_u64(kb, r->seq);
+        if (r->code == DK_EV_CONFLICT) {
+            /* Why not final: this agent never sends two contents under one seq, so the
+             * aggregator holds another event under it (this outbox restored from an older image,
+             * or a second machine with the same key): ours was never stored there and must get a
+             * new number, not vanish into the rejected list. The seq is decided at the
+             * aggregator, so leaving it creates no hole. */
+            MDB_val wk = {8, kb}, wv;
+            rc = mdb_get(txn, ob->waiting, &wk, &wv);
+            if (rc == MDB_NOTFOUND) {
+                continue;
+            }
+            if (rc == 0) {
+                uint8_t ck[CONFLICT_KEY_LEN];
+                conflict_key(ck, r->seq);
+                MDB_val mk = {sizeof ck, ck}, mv = {0, ""};
+                rc = mdb_put(txn, ob->meta, &mk, &mv, 0);
+                log_warn("conflict commune=%u seq=%llu: the aggregator holds another event under "
+                         "this number; it will be renumbered and sent again",
+                         ob->commune, (unsigned long long)r->seq);
+            }
+            if (rc != 0) {
+                mdb_txn_abort(txn);
+                return store_err("conflict mark", rc);
+            }
+            continue;
+        }
         rc = del_key(txn, ob->waiting, kb, 8);
         if (rc == MDB_NOTFOUND) {
             continue;
@@ -666,111 +774,306 @@ int outbox_apply_results(outbox_t *ob, const uint64_t *acked, size_t na,
 
 /* ---- welcome reconciliation --------------------------------------------------------------------- */
 
-/* Gives every waiting event a new seq after base, in order, remapping corrections and voids that
- * point at renumbered events. The events were never stored by the aggregator under their old
- * numbers (another outbox instance used those numbers), so they are new events to it. */
-static int renumber_waiting(outbox_t *ob, MDB_txn *txn, uint64_t base, uint64_t *count)
+/* One waiting event during renumbering. */
+typedef struct {
+    uint64_t old, nw;
+    bool move;
+    uint8_t hdr[HDR_LEN];
+    Dk__Event *e;
+    uint8_t *rej; /* its rejection record (kept until a new result arrives), or NULL */
+    size_t rej_len;
+} wev_t;
+
+static uint64_t *ev_ref(Dk__Event *e, int r)
 {
+    if (r == 0) {
+        return e->has_corrects_seq && e->corrects_seq ? &e->corrects_seq : NULL;
+    }
+    return e->body_case == DK__EVENT__BODY_VOID && e->void_ && e->void_->has_target_seq
+               ? &e->void_->target_seq
+               : NULL;
+}
+
+/* Index of old seq in w[0..n) (sorted by old), or -1. */
+static long wev_find(const wev_t *w, size_t n, uint64_t seq)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (w[mid].old < seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && w[lo].old == seq ? (long)lo : -1;
+}
+
+static bool seq_in(const uint64_t *a, size_t n, uint64_t seq)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a[mid] < seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && a[lo] == seq;
+}
+
+/* Gives the waiting events that must move (see outbox.h: all of them when all is set) new seqs:
+ * the lowest numbers above max_seq that the outbox does not hold, in the old order, remapping
+ * corrections and voids that point at moved events. Two phases, because the old and new ranges
+ * may overlap: every moved event is read, decoded and deleted under its old number first, then
+ * written under its new one. *count: how many moved; *last: the highest new seq (0: none). */
+static int renumber_waiting(outbox_t *ob, MDB_txn *txn, uint64_t high_water, uint64_t max_seq,
+                            bool all, const uint64_t *marked, size_t n_marked, uint64_t *count,
+                            uint64_t *last)
+{
+    *count = 0;
+    *last = 0;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, ob->waiting, &cur);
     if (rc != 0) {
         return rc;
     }
     size_t n = 0, cap = 64;
-    uint64_t *old = xmalloc(cap * sizeof *old);
+    wev_t *w = xcalloc(cap, sizeof *w);
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (n == cap) {
             cap *= 2;
-            old = xrealloc(old, cap * sizeof *old);
+            w = xrealloc(w, cap * sizeof *w);
         }
-        old[n++] = get_u64(k.mv_data);
+        memset(&w[n], 0, sizeof w[n]);
+        w[n++].old = get_u64(k.mv_data);
     }
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND) {
-        free(old);
-        return rc;
+        goto done;
     }
     rc = 0;
+    /* Decide who moves (references point backwards, so one forward pass sees every target). */
+    size_t moving = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        uint8_t kb[8], nkb[8];
-        put_u64(kb, old[i]);
-        uint64_t nseq = base + 1 + i;
-        put_u64(nkb, nseq);
+        uint8_t kb[8];
+        put_u64(kb, w[i].old);
         MDB_val ek = {8, kb}, ev;
         if ((rc = mdb_get(txn, ob->events, &ek, &ev)) != 0) {
             break;
         }
-        Dk__Event *e = NULL;
         if (ev.mv_size < HDR_LEN ||
-            wire_event_decode((uint8_t *)ev.mv_data + HDR_LEN, ev.mv_size - HDR_LEN, &e) != 0) {
+            wire_event_decode((uint8_t *)ev.mv_data + HDR_LEN, ev.mv_size - HDR_LEN, &w[i].e) !=
+                0) {
+            log_error("outbox seq=%llu does not decode", (unsigned long long)w[i].old);
             rc = MDB_CORRUPTED;
             break;
         }
-        uint8_t hdr[HDR_LEN];
-        memcpy(hdr, ev.mv_data, HDR_LEN);
-        e->seq = nseq;
-        /* Remap references to events renumbered in this pass (binary search: old is sorted). */
-        uint64_t *refs[2] = {e->has_corrects_seq ? &e->corrects_seq : NULL,
-                             e->body_case == DK__EVENT__BODY_VOID && e->void_
-                                 ? &e->void_->target_seq
-                                 : NULL};
+        memcpy(w[i].hdr, ev.mv_data, HDR_LEN);
+        bool keyed = w[i].e->has_origin_key && w[i].e->origin_key.len == WIRE_ORIGIN_KEY_LEN;
+        /* Why a key is needed below high_water: without one, an event of ours stored there
+         * (ack lost) would be counted twice under a new number; a keyless (older) event is
+         * sent as it is, and moves only if the aggregator answers DK_EV_CONFLICT. */
+        bool mv = all || seq_in(marked, n_marked, w[i].old) ||
+                  (keyed && w[i].old <= high_water);
+        for (int r = 0; r < 2 && !mv; r++) {
+            uint64_t *ref = ev_ref(w[i].e, r);
+            long j = ref ? wev_find(w, i, *ref) : -1;
+            mv = j >= 0 && w[j].move;
+        }
+        w[i].move = mv;
+        moving += mv;
+    }
+    if (rc != 0 || moving == 0) {
+        goto done;
+    }
+    /* Phase 1: take every moved event out under its old number. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!w[i].move) {
+            continue;
+        }
+        uint8_t kb[8];
+        put_u64(kb, w[i].old);
+        MDB_val rk = {8, kb}, rv;
+        rc = mdb_get(txn, ob->rejected, &rk, &rv);
+        if (rc == 0) {
+            w[i].rej_len = rv.mv_size;
+            w[i].rej = xmalloc(rv.mv_size ? rv.mv_size : 1);
+            memcpy(w[i].rej, rv.mv_data, rv.mv_size);
+            rc = del_key(txn, ob->rejected, kb, 8);
+        } else if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+        if (rc == 0) {
+            rc = del_key(txn, ob->events, kb, 8);
+        }
+        if (rc == 0) {
+            rc = del_key(txn, ob->waiting, kb, 8);
+        }
+    }
+    /* Phase 2: new numbers, lowest free above max_seq, in the old order. */
+    uint64_t s = max_seq;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!w[i].move) {
+            continue;
+        }
+        Dk__Event *e = w[i].e;
+        uint64_t lowest = s;
         for (int r = 0; r < 2; r++) {
-            if (!refs[r]) {
+            uint64_t *ref = ev_ref(e, r);
+            if (!ref) {
                 continue;
             }
-            size_t lo = 0, hi = n;
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (old[mid] < *refs[r]) {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
+            long j = wev_find(w, n, *ref);
+            if (j >= 0 && w[j].move) {
+                *ref = w[j].nw; /* moved earlier in this pass: j < i */
             }
-            if (lo < n && old[lo] == *refs[r]) {
-                *refs[r] = base + 1 + lo;
+            if (*ref > lowest) {
+                lowest = *ref; /* a correction must follow what it corrects */
             }
         }
+        uint64_t nseq = lowest + 1;
+        for (;;) {
+            uint8_t kb[8];
+            put_u64(kb, nseq);
+            MDB_val ek = {8, kb}, ev;
+            rc = mdb_get(txn, ob->events, &ek, &ev);
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+                break;
+            }
+            if (rc != 0) {
+                break;
+            }
+            nseq++; /* held by an event that stays (waiting above max_seq, acked, rejected) */
+        }
+        if (rc != 0) {
+            break;
+        }
+        if (nseq > s + 1) {
+            log_debug("commune=%u renumber skips to seq=%llu", ob->commune,
+                      (unsigned long long)nseq);
+        }
+        s = nseq;
+        w[i].nw = nseq;
+        e->seq = nseq;
         uint8_t *buf;
         size_t len;
         if (wire_event_encode(e, &buf, &len) != 0) {
-            wire_event_free(&e);
             rc = MDB_CORRUPTED;
             break;
         }
         uint8_t *val = xmalloc(HDR_LEN + len);
-        memcpy(val, hdr, HDR_LEN);
+        memcpy(val, w[i].hdr, HDR_LEN);
         memcpy(val + HDR_LEN, buf, len);
         free(buf);
-        uint8_t rb[8];
-        memcpy(rb, hdr + 8, 8);
+        uint8_t nkb[8], rb[8];
+        put_u64(nkb, nseq);
+        memcpy(rb, w[i].hdr + 8, 8);
         MDB_val nk = {8, nkb}, nv = {HDR_LEN + len, val}, wv = {8, rb};
-        rc = mdb_del(txn, ob->events, &ek, NULL);
-        if (rc == 0) {
-            rc = mdb_del(txn, ob->waiting, &ek, NULL);
-        }
-        if (rc == 0) {
-            rc = mdb_put(txn, ob->events, &nk, &nv, 0);
-        }
+        rc = mdb_put(txn, ob->events, &nk, &nv, MDB_NOOVERWRITE);
+        free(val);
         if (rc == 0) {
             rc = mdb_put(txn, ob->waiting, &nk, &wv, 0);
         }
-        if (rc == 0 && e->has_origin_key && e->origin_key.len == WIRE_ORIGIN_KEY_LEN) {
-            MDB_val ok = {WIRE_ORIGIN_KEY_LEN, e->origin_key.data}, ov = {8, nkb};
-            rc = mdb_put(txn, ob->origin, &ok, &ov, 0);
+        if (rc == 0 && w[i].rej) {
+            MDB_val rv = {w[i].rej_len, w[i].rej};
+            rc = mdb_put(txn, ob->rejected, &nk, &rv, 0);
         }
-        free(val);
-        wire_event_free(&e);
+        if (rc == 0 && e->has_origin_key && e->origin_key.len == WIRE_ORIGIN_KEY_LEN) {
+            /* A CSV row's identity follows it (a generated key is not in the index). */
+            MDB_val ok = {WIRE_ORIGIN_KEY_LEN, e->origin_key.data}, ov;
+            rc = mdb_get(txn, ob->origin, &ok, &ov);
+            if (rc == 0 && ov.mv_size == 8 && get_u64(ov.mv_data) == w[i].old) {
+                MDB_val nov = {8, nkb};
+                rc = mdb_put(txn, ob->origin, &ok, &nov, 0);
+            } else if (rc == 0 || rc == MDB_NOTFOUND) {
+                rc = 0;
+            }
+        }
+        if (rc == 0) {
+            log_info("renumbered commune=%u seq=%llu -> %llu", ob->commune,
+                     (unsigned long long)w[i].old, (unsigned long long)nseq);
+        }
     }
     if (rc == 0) {
-        uint8_t nb[8];
-        put_u64(nb, base + 1 + n);
-        rc = meta_put(ob, txn, "next_seq", nb, 8);
-        *count = n;
+        *count = moving;
+        *last = s;
     }
-    free(old);
+done:
+    for (size_t i = 0; i < n; i++) {
+        wire_event_free(&w[i].e);
+        free(w[i].rej);
+    }
+    free(w);
+    return rc;
+}
+
+/* Legacy: an outbox written before DK_EV_CONFLICT stopped being final holds such events in the
+ * rejected list. They are made WAITING and marked (their rejection was not a verdict on them). */
+static int unreject_conflicts(outbox_t *ob, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ob->rejected, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t n = 0, cap = 0;
+    uint64_t *seqs = NULL;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        if (k.mv_size != 8 || v.mv_size < 4) {
+            continue;
+        }
+        int32_t code = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                                 (uint32_t)p[2] << 8 | p[3]);
+        if (code == DK_EV_CONFLICT) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                seqs = xrealloc(seqs, cap * sizeof *seqs);
+            }
+            seqs[n++] = get_u64(k.mv_data);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        free(seqs);
+        return rc;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t kb[8], ck[CONFLICT_KEY_LEN];
+        put_u64(kb, seqs[i]);
+        conflict_key(ck, seqs[i]);
+        MDB_val ek = {8, kb}, ev;
+        rc = mdb_get(txn, ob->events, &ek, &ev);
+        if (rc == MDB_NOTFOUND) {
+            rc = del_key(txn, ob->rejected, kb, 8);
+            continue;
+        }
+        if (rc != 0) {
+            break;
+        }
+        uint8_t rb[8];
+        memcpy(rb, (uint8_t *)ev.mv_data + 8, 8);
+        if ((rc = set_state(ob, txn, seqs[i], OUTBOX_WAITING, 0, NULL)) != 0) {
+            break;
+        }
+        MDB_val wv = {8, rb}, mk = {sizeof ck, ck}, mv = {0, ""};
+        if ((rc = mdb_put(txn, ob->waiting, &ek, &wv, 0)) == 0 &&
+            (rc = mdb_put(txn, ob->meta, &mk, &mv, 0)) == 0) {
+            rc = del_key(txn, ob->rejected, kb, 8);
+        }
+        log_warn("commune=%u seq=%llu was refused as a number conflict: it will be renumbered "
+                 "and sent again",
+                 ob->commune, (unsigned long long)seqs[i]);
+    }
+    free(seqs);
     return rc;
 }
 
@@ -785,6 +1088,9 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
     if (renumbered) {
         *renumbered = 0;
     }
+    if (ob->readonly) {
+        return DK_EINVAL;
+    }
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
     if (rc != 0) {
@@ -795,31 +1101,61 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
                          memcmp(agg_instance, ob->instance, OUTBOX_INSTANCE_LEN) == 0;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    if (!same_instance && max_seq > 0) {
-        /* Does a waiting event hold a number the aggregator has seen from another instance? */
-        bool clash = false;
-        if ((rc = mdb_cursor_open(txn, ob->waiting, &cur)) != 0) {
+    uint64_t *marked = NULL;
+    size_t n_marked = 0;
+    if ((rc = unreject_conflicts(ob, txn)) != 0 ||
+        (rc = conflict_list(ob, txn, &marked, &n_marked)) != 0) {
+        goto fail;
+    }
+    /* The first waiting seq tells whether anything may have to move. */
+    uint64_t first = 0;
+    if ((rc = mdb_cursor_open(txn, ob->waiting, &cur)) != 0) {
+        goto fail;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0) {
+        first = get_u64(k.mv_data);
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        goto fail;
+    }
+    rc = 0;
+    bool reinstalled = !same_instance && max_seq > 0 && first > 0 && first <= max_seq;
+    if (first > 0 && (reinstalled || n_marked > 0 || first <= high_water)) {
+        uint64_t last = 0;
+        rc = renumber_waiting(ob, txn, high_water, max_seq, reinstalled, marked, n_marked,
+                              &n_renum, &last);
+        if (rc != 0) {
             goto fail;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        if (rc == 0 && get_u64(k.mv_data) <= max_seq) {
-            clash = true;
-        }
-        mdb_cursor_close(cur);
-        cur = NULL;
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            goto fail;
-        }
-        if (clash) {
-            uint64_t base = max_seq > next - 1 ? max_seq : next - 1;
-            if ((rc = renumber_waiting(ob, txn, base, &n_renum)) != 0) {
-                goto fail;
+        if (n_renum > 0) {
+            if (last >= next) {
+                next = last + 1;
+                uint8_t nb[8];
+                put_u64(nb, next);
+                if ((rc = meta_put(ob, txn, "next_seq", nb, 8)) != 0) {
+                    goto fail;
+                }
             }
-            next = base + 1 + n_renum;
-            log_warn("commune=%u renumbered %llu waiting events after seq=%llu (another agent "
-                     "instance used those numbers)",
-                     ob->commune, (unsigned long long)n_renum, (unsigned long long)base);
+            log_warn("commune=%u renumbered %llu waiting events after seq=%llu (%s)",
+                     ob->commune, (unsigned long long)n_renum, (unsigned long long)max_seq,
+                     reinstalled ? "another agent instance used those numbers"
+                                 : "the aggregator has decided their old numbers");
         }
+    }
+    /* Every mark was either acted on or is stale (the event is no longer waiting). */
+    for (size_t i = 0; i < n_marked && rc == 0; i++) {
+        uint8_t ck[CONFLICT_KEY_LEN];
+        conflict_key(ck, marked[i]);
+        rc = del_key(txn, ob->meta, ck, sizeof ck);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        goto fail;
     }
     if (max_seq >= next) {
         uint8_t nb[8];
@@ -830,7 +1166,9 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
         log_info("commune=%u continues numbering after seq=%llu (the aggregator's max)",
                  ob->commune, (unsigned long long)max_seq);
     }
-    /* Acked events above the aggregator's high-water mark: it lost them (older backup). */
+    /* Acked or rejected events above the aggregator's high-water mark: it lost them (restored
+     * from an older backup). A rejected one must be decided again too, or the aggregator's
+     * high-water mark would stop below it for ever (and every Welcome would resend the rest). */
     if ((rc = mdb_cursor_open(txn, ob->events, &cur)) != 0) {
         goto fail;
     }
@@ -842,12 +1180,13 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
     uint64_t *seqs = NULL;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size >= HDR_LEN && ((const uint8_t *)v.mv_data)[0] == OUTBOX_ACKED) {
+        uint8_t st = v.mv_size >= HDR_LEN ? ((const uint8_t *)v.mv_data)[0] : OUTBOX_WAITING;
+        if (st == OUTBOX_ACKED || st == OUTBOX_REJECTED) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 seqs = xrealloc(seqs, cap * sizeof *seqs);
             }
-            seqs[n++] = get_u64(k.mv_data);
+            seqs[n++] = get_u64(k.mv_data) << 1 | (st == OUTBOX_ACKED);
         }
     }
     mdb_cursor_close(cur);
@@ -858,14 +1197,16 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
     }
     rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        uint64_t seq = seqs[i] >> 1;
+        bool was_acked = seqs[i] & 1;
         int64_t acked_at = 0;
         uint8_t sk[8];
-        put_u64(sk, seqs[i]);
-        rc = set_state(ob, txn, seqs[i], OUTBOX_WAITING, 0, &acked_at);
-        if (rc == 0) {
+        put_u64(sk, seq);
+        rc = set_state(ob, txn, seq, OUTBOX_WAITING, 0, &acked_at);
+        if (rc == 0 && was_acked) {
             uint8_t ak[16];
             put_u64(ak, (uint64_t)acked_at);
-            put_u64(ak + 8, seqs[i]);
+            put_u64(ak + 8, seq);
             rc = del_key(txn, ob->acked, ak, 16);
             if (rc == MDB_NOTFOUND) {
                 rc = 0;
@@ -887,6 +1228,8 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
         goto fail;
     }
     n_resent = n;
+    free(marked);
+    marked = NULL;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         return store_err("reconcile commit", rc);
     }
@@ -903,6 +1246,7 @@ int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,
     }
     return 0;
 fail:
+    free(marked);
     if (cur) {
         mdb_cursor_close(cur);
     }

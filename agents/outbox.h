@@ -5,8 +5,13 @@
  *   WAITING  — not yet acknowledged by the aggregator (will be sent, and resent, until it is);
  *   ACKED    — the aggregator stored it (or had it already) at time T; retained for the retention
  *              window so an aggregator restored from an older backup can ask for it again;
- *   REJECTED — refused for good by the aggregator, with its code, field and Vietnamese reason
- *              (`dk-agent rejected`); never pruned, never resent.
+ *   REJECTED — refused by the aggregator, with its code, field and Vietnamese reason
+ *              (`dk-agent rejected`); never pruned; resent only when an aggregator restored from
+ *              an older backup no longer knows it (seq above its high-water mark).
+ * Every event gets an origin key (16 bytes, wire field origin_key): a CSV row brings its own
+ * (the row identity); any other event gets a random one at append. The aggregator dedupes on it,
+ * so an event that must be renumbered (below) is acknowledged as DUPLICATE if the aggregator
+ * already stored it under its old number: renumbering never counts anything twice.
  * Sequence numbers are assigned in the same write transaction that stores the event. The outbox
  * also keeps an instance id (16 random bytes made at creation), an index of CSV origin keys (so a
  * row recorded once is never recorded again; kept forever) and the sender's session state, which
@@ -90,7 +95,9 @@ void outbox_set_retention(outbox_t *ob, int64_t seconds);
 
 /* Appends n events in ONE write transaction (all or nothing). For each event: commune is set to
  * the outbox's commune, seq to the next sequence number, recorded_at to now when it is 0, and
- * schema_version when absent (the events are modified in place). An event carrying an origin_key
+ * schema_version when absent (the events are modified in place). An event without an origin_key
+ * is stored with a random one (the caller's event is left without it; only CSV row keys go into
+ * the origin index that outbox_has_origin reads). An event carrying an origin_key
  * already in the index is not stored again: its seq is set to the seq recorded earlier and
  * was_new[i] (when was_new is not NULL) to false. Returns the number of new events stored (>= 0),
  * or DK_ETOOBIG (an event packs larger than WIRE_MAX_FRAME), DK_ESTORE, DK_EINVAL (readonly).
@@ -110,8 +117,12 @@ int outbox_get(outbox_t *ob, uint64_t seq, outbox_entry_t *e);
 int outbox_next_waiting(outbox_t *ob, uint64_t after, outbox_entry_t *e, size_t max);
 
 /* The aggregator's results, applied in one write transaction: acked[0..na) become ACKED at time
- * now; rejected (code, field, reason) move to the rejected list. Seqs that are not WAITING any more
- * are left as they are (a late duplicate ack). Returns 0 or DK_ESTORE. */
+ * now (and lose any older rejection record); rejected (code, field, reason) move to the rejected
+ * list. A rejection with code DK_EV_CONFLICT (the aggregator holds that seq of this commune with
+ * other content: a restored disk image, another machine with the same key) is never final: the
+ * event stays WAITING, marked for renumbering at the next outbox_reconcile (the sender says Hello
+ * again at once). Seqs that are not WAITING any more are left as they are (a late duplicate ack).
+ * Returns 0 or DK_ESTORE. */
 typedef struct {
     uint64_t seq;
     int32_t code;
@@ -122,13 +133,23 @@ int outbox_apply_results(outbox_t *ob, const uint64_t *acked, size_t na,
                          const outbox_reject_t *rejected, size_t nr, int64_t now);
 
 /* Welcome from the aggregator: reconciles the outbox with what the aggregator holds, in one txn.
- *  - If max_seq is beyond the last seq assigned (agent reinstalled with an empty outbox), numbering
- *    continues after max_seq.
- *  - If agg_instance differs from ours (len 16) or is absent, and waiting events hold seqs
- *    <= max_seq (recorded by a reinstalled outbox before it ever reached the aggregator), those
- *    waiting events are renumbered after max_seq (references between them are remapped).
- *  - ACKED events with seq > high_water (the aggregator was restored from an older backup) become
- *    WAITING again, to be resent.
+ *  - If max_seq is beyond the last seq assigned (agent reinstalled with an empty outbox, or this
+ *    outbox restored from an older disk image), numbering continues after max_seq.
+ *  - Renumbering: waiting events get new seqs above max_seq when
+ *      . agg_instance differs from ours (len 16) or is absent and the first waiting seq is
+ *        <= max_seq (a reinstalled outbox): every waiting event moves;
+ *      . otherwise, the waiting events with an origin key and seq <= high_water (decided at the
+ *        aggregator: an event of ours whose ack was lost, which the origin key turns into a
+ *        DUPLICATE, or another event under the same number, e.g. recorded after a restore from an
+ *        older image), the events marked by a DK_EV_CONFLICT result, and every waiting event that
+ *        corrects or voids a moved one.
+ *    New seqs are the lowest numbers above max_seq the outbox does not hold (so the aggregator's
+ *    high-water mark can reach them without a hole), in the old order; references to moved
+ *    events are remapped. Events whose old seq may be undecided at the aggregator keep it.
+ *  - Legacy REJECTED events with code DK_EV_CONFLICT are treated as marked (made WAITING).
+ *  - ACKED and REJECTED events with seq > high_water (the aggregator was restored from an older
+ *    backup) become WAITING again, to be resent (a REJECTED one keeps its rejection record until
+ *    a new result arrives).
  * *resent receives how many events became waiting again, *renumbered how many got new seqs
  * (either may be NULL). Returns 0 or DK_ESTORE. */
 int outbox_reconcile(outbox_t *ob, uint64_t high_water, uint64_t max_seq,

@@ -63,6 +63,7 @@ struct sender {
     size_t nflight;
     uint64_t sent_upto;       /* highest seq sent in this session */
     uint64_t next_batch_id;
+    uint64_t ack_floor;       /* Acks of batches with a lower id predate a renumbering: ignored */
     uint64_t last_heartbeat;  /* uv_now */
     uint64_t last_prune;      /* uv_now */
     uint64_t last_session_write;
@@ -280,6 +281,12 @@ static void on_welcome(sender_t *s, const Dk__Welcome *w)
              outbox_commune(s->ob), (unsigned long long)w->high_water,
              (unsigned long long)w->max_seq, (unsigned long long)resent,
              (unsigned long long)renum);
+    if (renum > 0) {
+        /* An Ack still on its way for a batch sent before this renumbering names old numbers,
+         * some of which may now belong to other events: applying it could mark an event acked
+         * that the aggregator never got. Ignoring it only costs a resend (DUPLICATE). */
+        s->ack_floor = s->next_batch_id + 1;
+    }
     s->phase = PHASE_READY;
     s->attempt = 0;
     s->nflight = 0;
@@ -296,9 +303,14 @@ static void on_welcome(sender_t *s, const Dk__Welcome *w)
 
 static void on_ack(sender_t *s, const Dk__Ack *a)
 {
+    if ((a->has_batch_id ? a->batch_id : 0) < s->ack_floor) {
+        log_debug("ack of batch id=%llu predates a renumbering: ignored (resent instead)",
+                  (unsigned long long)a->batch_id);
+        return;
+    }
     uint64_t *acked = xcalloc(a->n_results + 1, sizeof *acked);
     outbox_reject_t *rej = xcalloc(a->n_results + 1, sizeof *rej);
-    size_t na = 0, nr = 0;
+    size_t na = 0, nr = 0, conflicts = 0;
     for (size_t i = 0; i < a->n_results; i++) {
         const Dk__EventResult *r = a->results[i];
         if (!r->has_seq) {
@@ -311,12 +323,13 @@ static void on_ack(sender_t *s, const Dk__Ack *a)
             rej[nr].code = r->has_code ? r->code : 0;
             rej[nr].field = r->field;
             rej[nr].reason = r->reason;
+            conflicts += rej[nr].code == DK_EV_CONFLICT;
             nr++;
         }
     }
     int64_t now = wall();
     /* Results are the aggregator's committed truth: apply them even for a batch of an older
-     * session. */
+     * session (unless a renumbering happened since it was sent: ack_floor above). */
     if (outbox_apply_results(s->ob, acked, na, rej, nr, now) == 0) {
         s->sess.last_ack = now;
         s->sess.last_contact = now;
@@ -333,6 +346,19 @@ static void on_ack(sender_t *s, const Dk__Ack *a)
             s->nflight--;
             break;
         }
+    }
+    if (conflicts > 0) {
+        /* The aggregator holds other events under some of our numbers (outbox restored from an
+         * older image, or a second machine with the same key). The outbox marked them; a new
+         * Hello gets the aggregator's current max_seq and the Welcome renumbers them above it.
+         * Backoff (reset by the Welcome) in case two machines keep colliding. */
+        log_warn("%zu events answered DK_EV_CONFLICT: resynchronising to renumber them",
+                 conflicts);
+        s->phase = PHASE_IDLE;
+        s->nflight = 0;
+        s->attempt++;
+        s->next_attempt = uv_now(s->loop) + backoff_ms(s);
+        return;
     }
     if (s->nflight == 0) {
         /* Nothing in flight: walk from the oldest waiting event again, so an event the Ack did

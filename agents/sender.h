@@ -6,7 +6,11 @@
  * Protocol: on each handshake, Hello (instance, first/last seq) -> Welcome (high_water, max_seq):
  * outbox_reconcile (continue numbering after max_seq; resend retained events above high_water);
  * then a window of unacknowledged Batches (<= 256 events each, well under WIRE_MAX_FRAME); each Ack
- * is applied to the outbox in one transaction (STORED/DUPLICATE -> acked, REJECTED -> rejected list).
+ * is applied to the outbox in one transaction (STORED/DUPLICATE -> acked, REJECTED -> rejected list;
+ * REJECTED DK_EV_CONFLICT is never final: the event stays waiting and the sender says Hello again
+ * at once, so the Welcome renumbers it above the aggregator's max_seq). Acks of batches sent before
+ * a Welcome that renumbered are ignored (their seqs may name other events now; a resend costs a
+ * DUPLICATE).
  * No answer within ack-timeout: the session is resynchronised (Hello again) after an exponential
  * backoff with jitter, without limit: an event is never dropped. Heartbeats carry the backlog and
  * the oldest waiting time. The session state is written into the outbox for `dk-agent status`. */
