@@ -337,7 +337,9 @@ static int check_keys(const aconf_t *self, char *err, size_t errlen)
     for (size_t i = 0; i < self->n_readers; i++) {
         u[k++] = (key_use_t){self->readers[i].public_key, 1, i};
     }
-    qsort(u, n, sizeof *u, key_use_cmp);
+    if (n > 1) {
+        qsort(u, n, sizeof *u, key_use_cmp);
+    }
     int rc = 0;
     for (size_t i = 1; i < n; i++) {
         if (strcmp(u[i - 1].key, u[i].key) != 0) {
@@ -385,7 +387,9 @@ static void build_index(aconf_t *self)
     for (size_t i = 0; i < n; i++) {
         self->by_code[i] = (struct aconf_by_code){self->communes[i].code, i};
     }
-    qsort(self->by_code, n, sizeof *self->by_code, code_cmp);
+    if (n > 1) {
+        qsort(self->by_code, n, sizeof *self->by_code, code_cmp);
+    }
 }
 
 static size_t list_len(char **l)

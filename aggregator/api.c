@@ -417,7 +417,9 @@ static void route_tallies(api_t *self, api_arg_fn *arg, void *ctx, api_reply_t *
         reply_error(reply, 500, NULL, "cannot read tallies from the store");
         return;
     }
-    qsort(c.a, c.n, sizeof *c.a, cmp_agg);
+    if (c.n > 1) {
+        qsort(c.a, c.n, sizeof *c.a, cmp_agg);
+    }
     json_t *j = json_new();
     json_obj(j);
     json_kv_str(j, "period", period);

@@ -135,7 +135,9 @@ static void set_rules(ingest_t *self, const aconf_t *conf)
         self->rules[i].max_area = (uint32_t)conf->communes[i].areas;
         self->rules[i].max_organiser = (uint32_t)aconf_organisers(conf, code);
     }
-    qsort(self->rules, self->nrules, sizeof *self->rules, rule_cmp);
+    if (self->nrules > 1) {
+        qsort(self->rules, self->nrules, sizeof *self->rules, rule_cmp);
+    }
     self->window_ms = (uint32_t)conf->agg.commit_window;
     self->max_batch = (size_t)conf->agg.max_batch;
 }
@@ -515,7 +517,9 @@ static void hw_index(job_t *job)
             job->hw[job->nhw++] = (struct hw){r->units[i].unit, i};
         }
     }
-    qsort(job->hw, job->nhw, sizeof *job->hw, hw_cmp);
+    if (job->nhw > 1) {
+        qsort(job->hw, job->nhw, sizeof *job->hw, hw_cmp);
+    }
 }
 
 static uint64_t high_water_of(ingest_t *self, const job_t *job, uint32_t commune)

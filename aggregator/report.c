@@ -545,7 +545,9 @@ static int build_model(store_t *store, const aconf_t *conf, const units_t *units
         report_destroy(&r);
         return rc;
     }
-    qsort(r->rows, r->nrows, sizeof *r->rows, cmp_rows);
+    if (r->nrows > 1) {
+        qsort(r->rows, r->nrows, sizeof *r->rows, cmp_rows);
+    }
     memset(&r->total, 0, sizeof r->total);
     for (size_t i = 0; i < r->nrows; i++) {
         row_t *row = &r->rows[i];

@@ -493,7 +493,9 @@ int units_load_string(units_t *self, const char *text, size_t len, const char *n
         if (nrows) {
             memcpy(all + old, rows, nrows * sizeof *all);
         }
-        qsort(all, nall, sizeof *all, cmp_rows);
+        if (nall > 1) {
+            qsort(all, nall, sizeof *all, cmp_rows);
+        }
         for (size_t i = 0; i + 1 < nall && rc == 0; i++) {
             const row_t *a = &all[i], *b = &all[i + 1];
             if (a->code == b->code && a->level == b->level && b->from <= a->to) {
@@ -605,7 +607,9 @@ int units_load(units_t *self, const char *path, char *err, size_t errlen)
         }
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) {
+        qsort(names, n, sizeof *names, cmp_str);
+    }
     int rc = 0;
     if (n == 0) {
         snprintf(err, errlen, "%s: a folder without any .csv file of units", path);

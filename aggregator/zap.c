@@ -55,7 +55,9 @@ static void build_table(const aconf_t *conf, zap_entry_t **out, size_t *n_out)
         snprintf(t[k].user_id, sizeof t[k].user_id, "reader:%s", r->name);
         k++;
     }
-    qsort(t, k, sizeof *t, entry_cmp);
+    if (k > 1) {
+        qsort(t, k, sizeof *t, entry_cmp);
+    }
     *out = t;
     *n_out = k;
 }
