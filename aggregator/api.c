@@ -239,6 +239,34 @@ typedef struct {
     size_t nkids;
 } units_ctx_t;
 
+/* Whether the figures of unit state u (NULL: never heard from) are old, and *fresh_at = when they
+ * were last current at their source (now for this store's own communes; 0: never).
+ * A unit local at its child is as fresh as the child (its stale flag, its last pull). A unit
+ * the child passes on from further down (a nation: a province's district's commune) is also old
+ * when the freshness it came with is: older than the child's stale limit while the link below
+ * reports failed pulls (the province cannot reach that district), or older than twice that limit
+ * in any case (every level allows two intervals; this store knows only its own). */
+static bool unit_freshness(const store_unit_t *u, const api_child_t *ch, int64_t now,
+                           int64_t *fresh_at)
+{
+    *fresh_at = now;
+    if (!u || u->owner == 0) {
+        return false;
+    }
+    *fresh_at = u->last_pull;
+    if (!ch) {
+        return true;
+    }
+    if (store_unit_is_fresh_own(u)) {
+        *fresh_at = ch->last_pull;
+        return ch->stale;
+    }
+    int64_t limit = 2 * ch->interval + 1;
+    bool never = u->last_pull <= 0;
+    int64_t age = never || u->last_pull > now ? 0 : now - u->last_pull; /* clocks may differ */
+    return ch->stale || never || (u->failed_pulls > 0 && age > limit) || age > 2 * limit;
+}
+
 static void unit_json(units_ctx_t *c, uint32_t unit, const store_unit_t *u)
 {
     const aconf_commune_t *cc = c->api->conf ? aconf_commune(c->api->conf, unit) : NULL;
@@ -286,7 +314,10 @@ static void unit_json(units_ctx_t *c, uint32_t unit, const store_unit_t *u)
         ch = c->kids[i].unit == u->owner ? &c->kids[i] : NULL;
     }
     json_kv_str(j, "child", ch ? ch->name : NULL);
-    json_kv_bool(j, "stale", ch ? ch->stale : (u && u->owner != 0));
+    int64_t fresh_at;
+    bool stale = unit_freshness(u, ch, c->now, &fresh_at);
+    json_kv_bool(j, "stale", stale);
+    json_kv_i64(j, "fresh_at", fresh_at);
     json_end(j);
 }
 

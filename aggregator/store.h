@@ -182,7 +182,7 @@ typedef struct {
     uint64_t events;         /* events that count in the tallies now (originals not voided): the
                                 sum of M_EVENTS over the unit's cells; UnitState.events */
     uint64_t records;        /* event records stored (originals, corrections, voids); not on the
-                                wire */
+                                wire. A child-owned unit: STORE_FRESH_OWN or 0 (see below) */
     uint64_t rejected;       /* seqs rejected */
     uint64_t version;        /* this store's version that last changed this state */
     uint8_t instance[16];
@@ -194,6 +194,22 @@ typedef struct {
     int64_t last_attempt;    /* unix seconds of the last failed attempt (0: none) */
     char last_error[256];    /* "" after a success */
 } store_unit_t;
+
+/* Freshness of a unit owned by a child aggregator (owner != 0), so that a parent of a parent can
+ * tell old figures from current ones (a nation over provinces over districts):
+ *  - records == STORE_FRESH_OWN ("own"): the unit is local at the child (its state came with no
+ *    freshness of its own); last_pull/child_version = this store's last successful pull of the
+ *    child and the child's version then; failed_pulls/last_error = this store's failed attempts
+ *    of the child since (store_child_apply and store_child_note_failure keep them so, which bumps
+ *    these units' versions: they travel in this store's incremental snapshots).
+ *  - otherwise ("received"): the child passed on a freshness it got from further down; the fields
+ *    are as received (last_pull: when the figures were last current at their source, 0: never).
+ * Either way UnitState.last_pull in this store's snapshots is "the time the unit's figures were
+ * last current at their source" (0 for a commune local to this store: current now). */
+#define STORE_FRESH_OWN 1
+/* True when u is child-owned with an "own" freshness (also a state written before this rule:
+ * no last_pull, failed_pulls or last_error). */
+bool store_unit_is_fresh_own(const store_unit_t *u);
 
 typedef struct {
     uint64_t version;        /* the version after the commit (== prev_version when nothing changed) */

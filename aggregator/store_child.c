@@ -110,7 +110,92 @@ static int child_set_unit(st_wctx_t *w, uint32_t child, const Dk__UnitState *pu)
     if (pu->last_error) {
         snprintf(u->last_error, sizeof u->last_error, "%s", pu->last_error);
     }
+    /* A state with no freshness of its own is the child's local unit: its figures are as fresh as
+     * this store's pulls of the child (child_refresh_units writes them). Otherwise the child passes
+     * on a freshness it received from further down (a nation over provinces): keep it as given. */
+    u->records = (pu->last_pull == 0 && pu->failed_pulls == 0 &&
+                  (!pu->last_error || !pu->last_error[0]))
+                     ? STORE_FRESH_OWN
+                     : 0;
     return 0;
+}
+
+/* Codes of every unit state owned by child: those in the txn's cache and those stored. */
+static int child_unit_codes(st_wctx_t *w, uint32_t child, uint32_t **codes, size_t *n)
+{
+    size_t cap = 0;
+    *codes = NULL;
+    *n = 0;
+    for (size_t i = 0; i < w->nunits; i++) {
+        if (!w->units[i].child_rec && w->units[i].cur.owner == child) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                *codes = xrealloc(*codes, cap * sizeof **codes);
+            }
+            (*codes)[(*n)++] = w->units[i].cur.unit;
+        }
+    }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(w->txn, w->s->dbi[DBI_UNITS], &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        store_unit_t u;
+        if (k.mv_size != 4 || st_unit_decode(v.mv_data, v.mv_size, st_get_u32(k.mv_data), &u)) {
+            continue; /* st_w_unit reports an undecodable state when it is touched */
+        }
+        if (u.owner != child) {
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *codes = xrealloc(*codes, cap * sizeof **codes);
+        }
+        (*codes)[(*n)++] = u.unit;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Passes this store's view of child's freshness on to every unit whose figures are local at the
+ * child (store_unit_is_fresh_own): after a success (ok) last_pull = rec's, child_version = rec's,
+ * failed_pulls = 0, last_error = ""; after a failure failed_pulls and last_error of rec (last_pull
+ * stays: the figures are still those of the last success). So this store's snapshots carry, for
+ * each unit, when its figures were last current at their source, and a parent of this store can
+ * tell old figures from current ones two levels down. Units passing on a freshness from further
+ * down keep theirs (it ages by itself while the link below is broken). */
+static int child_refresh_units(st_wctx_t *w, uint32_t child, const store_unit_t *rec, bool ok)
+{
+    uint32_t *codes;
+    size_t n;
+    int rc = child_unit_codes(w, child, &codes, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        store_unit_t *u;
+        if ((rc = st_w_unit(w, codes[i], false, false, 0, &u)) != 0) {
+            break;
+        }
+        if (u->owner != child || !store_unit_is_fresh_own(u)) {
+            continue;
+        }
+        u->records = STORE_FRESH_OWN;
+        if (ok) {
+            u->last_pull = rec->last_pull;
+            u->child_version = rec->child_version;
+        }
+        u->failed_pulls = rec->failed_pulls;
+        snprintf(u->last_error, sizeof u->last_error, "%s", rec->last_error);
+    }
+    free(codes);
+    return rc;
+}
+
+bool store_unit_is_fresh_own(const store_unit_t *u)
+{
+    return u->owner != 0 && (u->records == STORE_FRESH_OWN ||
+                             (u->last_pull == 0 && u->failed_pulls == 0 && !u->last_error[0]));
 }
 
 /* Full snapshot: every cell the child owns that the pages did not mention becomes zero. */
@@ -214,6 +299,8 @@ static int child_apply_once(store_t *s, uint32_t child, const Dk__Snapshot *cons
         rec->last_pull = now;
         rec->failed_pulls = 0;
         rec->last_error[0] = '\0';
+        store_unit_t r = *rec; /* st_w_unit may move the cache */
+        rc = child_refresh_units(&w, child, &r, true);
     }
     tally_set_destroy(&seen);
     if (rc == 0) {
@@ -292,7 +379,10 @@ int store_child_note_failure(store_t *self, uint32_t child_unit, int64_t now, co
             rec->failed_pulls++;
             rec->last_attempt = now;
             snprintf(rec->last_error, sizeof rec->last_error, "%s", error ? error : "");
-            rc = st_w_end(&w, &res, true);
+            store_unit_t r = *rec; /* st_w_unit may move the cache */
+            if ((rc = child_refresh_units(&w, child_unit, &r, false)) == 0) {
+                rc = st_w_end(&w, &res, true);
+            }
         }
         uint64_t seen_map = w.map_size;
         st_w_free(&w); /* aborts the txn when it is still alive */

@@ -255,9 +255,16 @@
       if (u && u.stale) {
         badge = el("span", "badge stale", "Số liệu cũ");
         st.appendChild(badge);
-        var since = from && from.last_pull > 0 ? "lấy lúc " + fmtClock(from.last_pull) : "chưa lấy được";
-        st.appendChild(el("span", "stale-note", since));
-        badge.title = "Không lấy được số liệu mới từ " + (from ? from.unit_name : "đơn vị cấp dưới") +
+        /* fresh_at: when the figures were last current at their source (also two levels down,
+           e.g. a nation's commune whose district the province cannot reach). */
+        var at = u.fresh_at !== undefined ? u.fresh_at : (from ? from.last_pull : 0);
+        var since = at > 0 ? "lấy lúc " + fmtClock(at) : "chưa lấy được";
+        var note = el("span", "stale-note", since);
+        if (at > 0) { note.title = fmtTime(at); }
+        st.appendChild(note);
+        badge.title = (from && !from.stale
+          ? "Đơn vị cấp dưới của " + from.unit_name + " không lấy được số liệu mới"
+          : "Không lấy được số liệu mới từ " + (from ? from.unit_name : "đơn vị cấp dưới")) +
           ": các con số của xã này là số liệu cũ.";
       } else if (!u || u.status === "never") {
         badge = el("span", "badge never", "Chưa báo cáo");
@@ -559,13 +566,30 @@
     });
     t.appendChild(tb);
     var w = $("stale-warning");
-    if (stale.length) {
+    /* Communes whose figures are old although their child is fresh: a level further down could
+       not be reached (the child passes that on with each commune's fresh_at). */
+    var deep = (state.units ? state.units.units : []).filter(function (u) {
+      var from = u.child ? childByName(u.child) : null;
+      return u.stale && from && !from.stale;
+    });
+    if (stale.length || deep.length) {
       w.innerHTML = "";
       w.appendChild(el("b", null, "Chú ý: "));
-      w.appendChild(document.createTextNode("số liệu của " + stale.map(function (c) {
-        return c.unit_name + (c.last_pull > 0 ? " (cập nhật lần cuối lúc " + fmtClock(c.last_pull) + ")"
-          : " (chưa lấy được lần nào)");
-      }).join(", ") + " là số liệu cũ. Các tổng số và các xã đánh dấu * dưới đây chưa phải số liệu hiện tại."));
+      var parts = [];
+      if (stale.length) {
+        parts.push("số liệu của " + stale.map(function (c) {
+          return c.unit_name + (c.last_pull > 0 ? " (cập nhật lần cuối lúc " + fmtClock(c.last_pull) + ")"
+            : " (chưa lấy được lần nào)");
+        }).join(", ") + " là số liệu cũ");
+      }
+      if (deep.length) {
+        parts.push("số liệu của " + deep.length + " xã (qua " + deep.map(function (u) {
+          return childByName(u.child).unit_name;
+        }).filter(function (n, i, a) { return a.indexOf(n) === i; }).join(", ") +
+          ") là số liệu cũ vì cấp dưới không lấy được số liệu mới");
+      }
+      w.appendChild(document.createTextNode(parts.join("; ") +
+        ". Các tổng số và các xã đánh dấu * dưới đây chưa phải số liệu hiện tại."));
       w.hidden = false;
     } else {
       w.hidden = true;
