@@ -80,3 +80,10 @@ void agentconf_print_doc(FILE *out)
     sections(&c, &s);
     conf_print_doc(out, &s, 1);
 }
+
+void agentconf_wire_rules(const agentconf_t *c, wire_rules_t *rules)
+{
+    wire_rules_init(rules);
+    rules->commune = (uint32_t)c->commune;
+    rules->max_area = (uint32_t)c->max_area;
+}

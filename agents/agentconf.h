@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "wire.h"
+
 typedef struct {
     int64_t commune;
     char *name;
@@ -48,6 +50,11 @@ int agentconf_load(const char *path, agentconf_t *c, char *err, size_t errlen);
 
 /* Frees what a load stored; safe on a zeroed struct and twice. */
 void agentconf_release(agentconf_t *c);
+
+/* The rules every event of this commune must pass before the agent records it (dk-agent record,
+ * dk-agent import, the inbox of dk-agent run): the commune and max-area; today from the clock.
+ * The one place these are built, so the three paths cannot drift apart. */
+void agentconf_wire_rules(const agentconf_t *c, wire_rules_t *rules);
 
 /* A commented example config with every key. */
 void agentconf_print_doc(FILE *out);

@@ -5,6 +5,7 @@
 #define LOG_TAG "csvimport"
 #include "csvimport.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -192,6 +193,20 @@ static void origin_key(uint32_t commune, const uint8_t content[32], uint32_t occ
 int csvimport_parse(const char *buf, size_t len, uint32_t commune, int32_t today,
                     csvimport_t **out)
 {
+    wire_rules_t rules;
+    wire_rules_init(&rules);
+    rules.commune = commune;
+    rules.today = today;
+    return csvimport_parse_rules(buf, len, &rules, out);
+}
+
+int csvimport_parse_rules(const char *buf, size_t len, const wire_rules_t *rules,
+                          csvimport_t **out)
+{
+    assert(rules != NULL && rules->commune != 0);
+    /* The same rule book as `dk-agent record` (agentconf_wire_rules): max-area included, so an
+     * out-of-range row is a report line here, not a rejection from the aggregator later. */
+    const uint32_t commune = rules->commune;
     csvimport_t *c = xcalloc(1, sizeof *c);
     *out = c;
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
@@ -267,10 +282,6 @@ int csvimport_parse(const char *buf, size_t len, uint32_t commune, int32_t today
             }
         }
     }
-    wire_rules_t rules;
-    wire_rules_init(&rules);
-    rules.commune = commune;
-    rules.today = today;
     uint8_t (*hashes)[32] = NULL;
     size_t cap = 0;
     for (;;) {
@@ -339,7 +350,7 @@ int csvimport_parse(const char *buf, size_t len, uint32_t commune, int32_t today
                 ev->has_seq = 1;
                 ev->seq = SEQ_PLACEHOLDER;
                 wire_fault_t fault;
-                if (wire_check_event(ev, &rules, &fault) != 0) {
+                if (wire_check_event(ev, rules, &fault) != 0) {
                     const record_field_t *f = record_field_by_wire(fault.field, c->kind);
                     int column = 0;
                     for (size_t i = 0; f && i < hdr.n; i++) {
@@ -378,6 +389,15 @@ int csvimport_parse(const char *buf, size_t len, uint32_t commune, int32_t today
 
 int csvimport_parse_file(const char *path, uint32_t commune, int32_t today, csvimport_t **out)
 {
+    wire_rules_t rules;
+    wire_rules_init(&rules);
+    rules.commune = commune;
+    rules.today = today;
+    return csvimport_parse_file_rules(path, &rules, out);
+}
+
+int csvimport_parse_file_rules(const char *path, const wire_rules_t *rules, csvimport_t **out)
+{
     FILE *f = fopen(path, "rb");
     if (!f) {
         csvimport_t *c = xcalloc(1, sizeof *c);
@@ -398,7 +418,7 @@ int csvimport_parse_file(const char *path, uint32_t commune, int32_t today, csvi
     char *buf = xmalloc(len + 1);
     size_t got = fread(buf, 1, len, f);
     fclose(f);
-    int rc = csvimport_parse(buf, got, commune, today, out);
+    int rc = csvimport_parse_rules(buf, got, rules, out);
     free(buf);
     return rc;
 }

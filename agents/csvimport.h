@@ -26,6 +26,7 @@
 
 #include "doanket.pb-c.h"
 #include "record.h"
+#include "wire.h"
 
 /* Files larger than this are refused as a whole (a commune's monthly file is a few KiB). */
 #define CSVIMPORT_MAX_FILE (16 * 1024 * 1024)
@@ -63,6 +64,14 @@ int csvimport_parse(const char *buf, size_t len, uint32_t commune, int32_t today
 /* Reads and parses a file. Returns as csvimport_parse, or DK_EIO / DK_ETOOBIG (then *out still
  * holds one error explaining it). */
 int csvimport_parse_file(const char *path, uint32_t commune, int32_t today, csvimport_t **out);
+
+/* The same two with the whole rule book (rules borrowed; rules->commune must be set): what the
+ * agent records goes through these with agentconf_wire_rules(), so an import checks exactly what
+ * `dk-agent record` checks (max-area included). csvimport_parse/_file use the defaults with
+ * commune and today (area then only capped by WIRE_MAX_AREA). */
+int csvimport_parse_rules(const char *buf, size_t len, const wire_rules_t *rules,
+                          csvimport_t **out);
+int csvimport_parse_file_rules(const char *path, const wire_rules_t *rules, csvimport_t **out);
 
 /* Frees everything; NULL-safe, nulls *self_p. */
 void csvimport_destroy(csvimport_t **self_p);

@@ -26,7 +26,7 @@ struct inbox {
     uv_loop_t *loop;
     char *dir;
     outbox_t *ob;
-    uint32_t max_area;
+    wire_rules_t rules;    /* agentconf_wire_rules of the agent's config */
     int64_t rescan_ms;
     inbox_recorded_cb cb;
     void *arg;
@@ -115,11 +115,14 @@ static void write_report(const char *moved, const char *name, const csvimport_t 
     free(path);
 }
 
-int inbox_import_file(outbox_t *ob, const char *inbox_dir, const char *name, uint32_t max_area)
+int inbox_import_file(outbox_t *ob, const char *inbox_dir, const char *name,
+                      const wire_rules_t *rules)
 {
     char *path = xasprintf("%s/%s", inbox_dir, name);
     csvimport_t *c = NULL;
-    int rc = csvimport_parse_file(path, outbox_commune(ob), 0, &c);
+    wire_rules_t r = *rules;
+    r.commune = outbox_commune(ob); /* the outbox's commune is the one its events carry */
+    int rc = csvimport_parse_file_rules(path, &r, &c);
     free(path);
     if (rc == DK_EIO && errno == ENOENT) {
         csvimport_destroy(&c);
@@ -199,7 +202,7 @@ int inbox_scan(inbox_t *ib)
     }
     int processed = 0, total_new = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = inbox_import_file(ib->ob, ib->dir, names[i], ib->max_area);
+        int rc = inbox_import_file(ib->ob, ib->dir, names[i], &ib->rules);
         if (rc != DK_ENOTFOUND) {
             processed++;
         }
@@ -236,7 +239,7 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     uv_timer_start(&ib->debounce, on_scan_timer, DEBOUNCE_MS, 0);
 }
 
-inbox_t *inbox_new(uv_loop_t *loop, const char *dir, outbox_t *ob, uint32_t max_area,
+inbox_t *inbox_new(uv_loop_t *loop, const char *dir, outbox_t *ob, const wire_rules_t *rules,
                    int64_t rescan_ms, inbox_recorded_cb cb, void *arg)
 {
     if (ensure_dirs(dir) != 0) {
@@ -246,7 +249,7 @@ inbox_t *inbox_new(uv_loop_t *loop, const char *dir, outbox_t *ob, uint32_t max_
     ib->loop = loop;
     ib->dir = xstrdup(dir);
     ib->ob = ob;
-    ib->max_area = max_area;
+    ib->rules = *rules;
     ib->rescan_ms = rescan_ms > 0 ? rescan_ms : 5000;
     ib->cb = cb;
     ib->arg = arg;

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "outbox.h"
+#include "wire.h"
 
 typedef struct inbox inbox_t;
 
@@ -22,8 +23,10 @@ typedef struct inbox inbox_t;
 typedef void (*inbox_recorded_cb)(void *arg, int new_events);
 
 /* A watcher of folder dir (created if missing, with done/ and rejected/) that records into ob.
- * rescan_ms: period of the safety rescan. Returns NULL (logged) if the folder cannot be made. */
-inbox_t *inbox_new(uv_loop_t *loop, const char *dir, outbox_t *ob, uint32_t max_area,
+ * rules (copied): what every row must pass, agentconf_wire_rules() of the agent's config (the
+ * same as `dk-agent record`). rescan_ms: period of the safety rescan. Returns NULL (logged) if the
+ * folder cannot be made. */
+inbox_t *inbox_new(uv_loop_t *loop, const char *dir, outbox_t *ob, const wire_rules_t *rules,
                    int64_t rescan_ms, inbox_recorded_cb cb, void *arg);
 
 /* Starts watching and schedules an immediate scan. Returns 0 or DK_EIO. */
@@ -33,10 +36,12 @@ int inbox_start(inbox_t *ib);
  * processed (>= 0). Also usable without a loop running. */
 int inbox_scan(inbox_t *ib);
 
-/* Processes one file: parse, record (one outbox transaction), move, write the report.
+/* Processes one file: parse with rules (borrowed; its commune is taken from ob), record (one
+ * outbox transaction), move, write the report.
  * Returns new events recorded (>= 0), or a negative DK_E* when the file was rejected or could not
  * be read (it is moved to rejected/ when it was read). */
-int inbox_import_file(outbox_t *ob, const char *inbox_dir, const char *name, uint32_t max_area);
+int inbox_import_file(outbox_t *ob, const char *inbox_dir, const char *name,
+                      const wire_rules_t *rules);
 
 /* Stops and closes the handles; the memory is freed in the close callbacks. NULL-safe. */
 void inbox_destroy(inbox_t **self_p);

@@ -176,9 +176,7 @@ static int cmd_record(const char *conf_path, int argc, char **argv)
     ev->has_seq = 1;
     ev->seq = SEQ_PLACEHOLDER;
     wire_rules_t rules;
-    wire_rules_init(&rules);
-    rules.commune = (uint32_t)c.commune;
-    rules.max_area = (uint32_t)c.max_area;
+    agentconf_wire_rules(&c, &rules);
     wire_fault_t fault;
     if (wire_check_event(ev, &rules, &fault) != 0) {
         const record_field_t *f = record_field_by_wire(fault.field, kind);
@@ -230,9 +228,11 @@ static int cmd_import(const char *conf_path, int argc, char **argv)
         agentconf_release(&c);
         return ret;
     }
+    wire_rules_t rules;
+    agentconf_wire_rules(&c, &rules); /* the same rules as `record` (max-area included) */
     for (int i = 0; i < argc; i++) {
         csvimport_t *ci = NULL;
-        int rc = csvimport_parse_file(argv[i], (uint32_t)c.commune, 0, &ci);
+        int rc = csvimport_parse_file_rules(argv[i], &rules, &ci);
         if (rc != 0) {
             csvimport_report(stdout, argv[i], ci, NULL, NULL);
             ret = 1;
@@ -526,7 +526,9 @@ static int cmd_run(const char *conf_path)
         goto done;
     }
     if (c.inbox) {
-        r.inbox = inbox_new(&loop, c.inbox, ob, (uint32_t)c.max_area, c.rescan_ms, on_recorded, &r);
+        wire_rules_t rules;
+        agentconf_wire_rules(&c, &rules); /* the same rules as `record` and `import` */
+        r.inbox = inbox_new(&loop, c.inbox, ob, &rules, c.rescan_ms, on_recorded, &r);
         if (!r.inbox || inbox_start(r.inbox) != 0) {
             fprintf(stderr, "Không theo dõi được thư mục nhận tệp %s\n", c.inbox);
             ret = 1;

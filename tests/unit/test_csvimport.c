@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentconf.h"
 #include "csvimport.h"
 #include "err.h"
 #include "record.h"
@@ -168,6 +169,66 @@ static void test_broken_files(void **state)
     csvimport_destroy(&c);
 }
 
+/* An import applies the agent's whole rule book, max-area included (agentconf_wire_rules, the
+ * same rules as `dk-agent record`): a row whose area is above max-area is reported with its line
+ * and column, and the file records nothing. Without max-area the same file is fine. */
+static void test_max_area(void **state)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/csv/act-area-over.csv", DK_TEST_DATA);
+    agentconf_t conf = {.commune = COMMUNE, .max_area = 9};
+    wire_rules_t rules;
+    agentconf_wire_rules(&conf, &rules);
+    assert_int_equal(rules.commune, COMMUNE);
+    assert_int_equal(rules.max_area, 9);
+    csvimport_t *c = NULL;
+    assert_int_equal(csvimport_parse_file_rules(path, &rules, &c), DK_EINVAL);
+    assert_int_equal(c->rows, 3);
+    assert_int_equal(c->n_events, 0); /* all or nothing */
+    assert_int_equal(c->n_errors, 1);
+    expect_error(c, 0, 4, 6, "vượt quá số khu dân cư"); /* row 2 starts on line 4 */
+    assert_non_null(strstr(c->errors[0].reason, "12"));
+    assert_string_equal(c->errors[0].header, "Khu dân cư");
+    char *report = NULL;
+    size_t report_len = 0;
+    FILE *mem = open_memstream(&report, &report_len);
+    csvimport_report(mem, "act-area-over.csv", c, NULL, NULL);
+    fclose(mem);
+    assert_non_null(strstr(report, "Khu dân cư"));
+    free(report);
+    csvimport_destroy(&c);
+
+    /* An area equal to max-area is allowed (the rule is area <= max-area). */
+    conf.max_area = 12;
+    agentconf_wire_rules(&conf, &rules);
+    assert_int_equal(csvimport_parse_file_rules(path, &rules, &c), 0);
+    assert_int_equal(c->n_events, 3);
+    assert_int_equal(c->events[1]->area, 12);
+    csvimport_destroy(&c);
+    conf.max_area = 11;
+    agentconf_wire_rules(&conf, &rules);
+    assert_int_equal(csvimport_parse_file_rules(path, &rules, &c), DK_EINVAL);
+    assert_int_equal(c->n_errors, 1);
+    csvimport_destroy(&c);
+
+    /* max-area 0 (not configured): only the absolute cap applies, as with csvimport_parse_file. */
+    conf.max_area = 0;
+    agentconf_wire_rules(&conf, &rules);
+    assert_int_equal(csvimport_parse_file_rules(path, &rules, &c), 0);
+    csvimport_destroy(&c);
+    c = load("act-area-over.csv", 0);
+    csvimport_destroy(&c);
+
+    /* The in-memory parse takes the same rules. */
+    const char *text = "Ngày,Loại hoạt động,Số buổi,Số lượt người,Khu dân cư\n"
+                       "18/11/2023,Tuyên truyền,1,10,10\n";
+    conf.max_area = 9;
+    agentconf_wire_rules(&conf, &rules);
+    assert_int_equal(csvimport_parse_rules(text, strlen(text), &rules, &c), DK_EINVAL);
+    expect_error(c, 0, 2, 5, "10");
+    csvimport_destroy(&c);
+}
+
 static void test_header_matching_nfd(void **state)
 {
     const char *nfd = "S\xe1\xbb\x91 l\xc6\xb0\xe1\xbb\xa3t ng\xc6\xb0\xe1\xbb\x9di"; /* NFC */
@@ -233,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_identity_depends_on_commune),
         cmocka_unit_test(test_bad_rows),
         cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_max_area),
         cmocka_unit_test(test_header_matching_nfd),
         cmocka_unit_test(test_record_values),
     };
