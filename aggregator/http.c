@@ -172,6 +172,8 @@ struct sse {
     bool suspended;
     bool closing;
     bool in_list;
+    bool mid_event;        /* MHD has taken part of an event but not its end */
+    bool overflowed;       /* logged once per client */
     sse_t *prev, *next;
 };
 
@@ -242,21 +244,33 @@ static void sse_wake(sse_t *c)
     }
 }
 
-/* Appends text to the client's queue; past the cap the queue becomes one reload event. */
+/* Appends text to the client's queue; past the cap the queue becomes one reload event. Every
+ * queued event ends with a blank line ("\n\n", which never occurs inside one), so when MHD has
+ * already taken the start of an event, its rest is kept before the reload: the client never sees
+ * half an event. */
 static void sse_push(sse_t *c, const char *text, size_t n)
 {
     size_t pending = c->len - c->off;
     if (pending + n > (size_t)c->http->hc.sse_queue) {
-        char *reload = xasprintf("id: %" PRIu64 "\nevent: reload\ndata: {\"version\":%" PRIu64
+        size_t keep = 0;
+        if (c->mid_event) {
+            const char *end = memmem(c->q + c->off, pending, "\n\n", 2);
+            keep = end ? (size_t)(end - (c->q + c->off)) + 2 : 0;
+        }
+        char *reload = xasprintf("%.*sid: %" PRIu64 "\nevent: reload\ndata: {\"version\":%" PRIu64
                                  ",\"reason\":\"slow client\"}\n\n",
-                                 c->http->version, c->http->version);
+                                 (int)keep, keep ? c->q + c->off : "", c->http->version,
+                                 c->http->version);
         free(c->q);
         c->q = reload;
         c->off = 0;
         c->len = strlen(reload);
         c->cap = c->len + 1;
-        log_warn("sse client queue over %" PRId64 " bytes: coalesced to a reload event",
-                 c->http->hc.sse_queue);
+        if (!c->overflowed) {
+            c->overflowed = true;
+            log_warn("sse client queue over %" PRId64 " bytes: coalesced to a reload event",
+                     c->http->hc.sse_queue);
+        }
         sse_wake(c);
         return;
     }
@@ -289,6 +303,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         memcpy(buf, c->q + c->off, n);
         c->off += n;
+        c->mid_event = !(c->off >= 2 && c->q[c->off - 1] == '\n' && c->q[c->off - 2] == '\n');
         return (ssize_t)n;
     }
     if (c->closing) {
