@@ -2,67 +2,12 @@
 // page served by a real dk-aggregator (filled by real clients), checks that the figures shown
 // equal the API's, records an event through a client and sees the page change without a reload,
 // and saves a screenshot under the build folder ($DK_BUILD/dashboard.png).
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.join(here, "node_modules", "playwright-core"));
-const build = process.env.DK_BUILD || path.join(here, "..", "..", "build");
-
-let server = null, context = null, userDir = null;
-const failures = [];
-function check(cond, msg) { if (!cond) { failures.push(msg); console.error("FAIL: " + msg); } }
-
-async function cleanup() {
-  try { if (context) { await context.close(); } } catch (e) { /* closing anyway */ }
-  if (server && server.exitCode === null) {
-    server.stdin.end();
-    await new Promise((res) => {
-      const t = setTimeout(() => { server.kill("SIGKILL"); res(); }, 20000);
-      server.on("exit", () => { clearTimeout(t); res(); });
-    });
-  }
-  if (userDir) { rmSync(userDir, { recursive: true, force: true }); }
-}
+import { run } from "./harness.mjs";
 
 function fmtInt(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
 
-async function main() {
-  server = spawn("python3", [path.join(here, "dkserve.py")], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = readline.createInterface({ input: server.stdout });
-  const iter = lines[Symbol.asyncIterator]();
-  async function nextLine(what) {
-    let timer;
-    const t = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error("timeout: " + what)), 240000); });
-    const r = await Promise.race([iter.next(), t]).finally(() => clearTimeout(timer));
-    if (r.done) { throw new Error("dkserve.py ended before " + what); }
-    return JSON.parse(r.value);
-  }
-  const info = await nextLine("start");
-  const base = `http://127.0.0.1:${info.http}`;
-  const api = async (p) => (await fetch(base + p)).json();
-
-  userDir = mkdtempSync(path.join(tmpdir(), "dk-chromium-"));
-  context = await chromium.launchPersistentContext(userDir, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--disable-quic"],
-    viewport: { width: 1366, height: 900 },
-  });
-  const page = context.pages()[0] || await context.newPage();
-  const consoleErrors = [], foreign = [];
-  page.on("console", (m) => { if (m.type() === "error") { consoleErrors.push(m.text()); } });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  page.on("request", (r) => { if (!r.url().startsWith(base)) { foreign.push(r.url()); } });
-
+await run("dkserve.py", async ({ nextLine, base, api, page, check, build, server }) => {
   await page.goto(base + "/#period=2023", { waitUntil: "load", timeout: 60000 });
   await page.waitForSelector('#cards .v[data-key="propaganda_sessions"]', { timeout: 20000 });
   await page.evaluate(() => { window.__noReload = 42; });
@@ -137,21 +82,4 @@ async function main() {
   const shot = path.join(build, "dashboard.png");
   await page.screenshot({ path: shot, fullPage: true });
   console.log("screenshot " + shot);
-  check(consoleErrors.length === 0, "console errors: " + consoleErrors.join(" | "));
-  check(foreign.length === 0, "requests outside the aggregator: " + foreign.join(" "));
-}
-
-try {
-  await main();
-} catch (e) {
-  failures.push(String(e && e.stack || e));
-  console.error(e);
-} finally {
-  await cleanup();
-}
-if (failures.length) {
-  console.error(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("PASS");
-process.exit(0);
+});
