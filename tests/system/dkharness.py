@@ -409,6 +409,65 @@ class Aggregator:
         return False
 
 
+
+# ---- the HTTP API of an aggregator started with [http] (agg.http_url) ------------------------------
+
+def http(agg, method, path, headers=None):
+    """(status, parsed JSON body — or the text when it is not JSON) of METHOD agg.http_url + path."""
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(agg.http_url + path, method=method, headers=headers or {})
+    if method == "POST":
+        req.data = b""
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        body = e.read().decode("utf-8", "replace")
+        try:
+            return e.code, json.loads(body)
+        except ValueError:
+            return e.code, body
+
+
+def get(agg, path):
+    st, body = http(agg, "GET", path)
+    if st != 200:
+        fail("GET %s -> %d %s" % (path, st, body))
+    return body
+
+
+def pull(agg, name):
+    """POST /api/v1/children/NAME/pull: the parent pulls that child now."""
+    st, body = http(agg, "POST", "/api/v1/children/%s/pull" % name)
+    if st != 202:
+        fail("POST /api/v1/children/%s/pull -> %d %s" % (name, st, body))
+
+
+def child(agg, name):
+    for c in get(agg, "/api/v1/children")["children"]:
+        if c["name"] == name:
+            return c
+    fail("GET /api/v1/children has no child %r" % name)
+
+
+def units(agg):
+    return {u["unit"]: u for u in get(agg, "/api/v1/units")["units"]}
+
+
+def wait_for(what, pred, aggs, timeout=40, step=0.3):
+    """Polls pred() -> (ok, last) until ok; on timeout dumps the logs of aggs (one or a list)."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        ok, last = pred()
+        if ok:
+            return last
+        time.sleep(step)
+    for a in (aggs if isinstance(aggs, (list, tuple)) else [aggs]):
+        a.dump_log(30)
+    fail("%s: still %s" % (what, json.dumps(last, ensure_ascii=False)[:2000]))
+
 def check_binaries():
     for b in (AGGREGATOR, TESTCLIENT):
         if not os.access(b, os.X_OK):

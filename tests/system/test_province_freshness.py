@@ -14,11 +14,10 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dkharness import Aggregator, check_binaries, expected_totals, fail, log  # noqa: E402
+from dkharness import (Aggregator, check_binaries, child, expected_totals, fail, get, http,  # noqa: E402
+                       log, units, wait_for)
 
 M = 18
 
@@ -28,50 +27,9 @@ class Province(Aggregator):
         return super().config_text().replace("level = district", "level = province")
 
 
-def http(prov, method, path, headers=None):
-    """(status, parsed JSON body) of METHOD prov.http_url + path."""
-    req = urllib.request.Request(prov.http_url + path, method=method, headers=headers or {})
-    if method == "POST":
-        req.data = b""
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read().decode("utf-8"))
-    except urllib.error.HTTPError as e:
-        body = e.read().decode("utf-8", "replace")
-        try:
-            return e.code, json.loads(body)
-        except ValueError:
-            return e.code, body
 
 
-def get(prov, path):
-    st, body = http(prov, "GET", path)
-    if st != 200:
-        fail("GET %s -> %d %s" % (path, st, body))
-    return body
 
-
-def child(prov, name):
-    for c in get(prov, "/api/v1/children")["children"]:
-        if c["name"] == name:
-            return c
-    fail("GET /api/v1/children has no child %r" % name)
-
-
-def units(prov):
-    return {u["unit"]: u for u in get(prov, "/api/v1/units")["units"]}
-
-
-def wait_for(what, pred, prov, timeout=30):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        ok, last = pred()
-        if ok:
-            return last
-        time.sleep(0.3)
-    prov.dump_log(40)
-    fail("%s: still %s" % (what, json.dumps(last, ensure_ascii=False)[:1500]))
 
 
 def expect(ranges):

@@ -8,16 +8,14 @@ nation), yet the nation's GET /api/v1/units marks the district's communes `stale
 no later than when the district stopped. The district back (with events its agent queued while it
 was down), a pull at the province then at the nation: the communes are fresh again and the
 nation's totals equal the district's exactly."""
-import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentharness import Agent  # noqa: E402
-from dkharness import Aggregator, check_binaries, expected_totals, fail, log  # noqa: E402
+from dkharness import (Aggregator, check_binaries, child, expected_totals, fail, get, http,  # noqa: E402
+                       log, pull, units, wait_for)
 
 COMMUNES = (24664, 24685, 24667)   # 24667 is fed by a real dk-agent
 
@@ -46,53 +44,10 @@ def wait_equal(agg, expected, what, timeout=40):
     fail("%s: sums %s, expected %s" % (what, got, expected))
 
 
-def http(agg, method, path):
-    """(status, parsed JSON) of METHOD agg.http_url + path."""
-    req = urllib.request.Request(agg.http_url + path, method=method)
-    if method == "POST":
-        req.data = b""
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read().decode("utf-8"))
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
 
 
-def get(agg, path):
-    st, body = http(agg, "GET", path)
-    if st != 200:
-        fail("GET %s -> %d %s" % (path, st, body))
-    return body
 
 
-def pull(agg, name):
-    st, body = http(agg, "POST", "/api/v1/children/%s/pull" % name)
-    if st != 202:
-        fail("POST /api/v1/children/%s/pull -> %d %s" % (name, st, body))
-
-
-def child(agg, name):
-    for c in get(agg, "/api/v1/children")["children"]:
-        if c["name"] == name:
-            return c
-    fail("GET /api/v1/children has no child %r" % name)
-
-
-def units(agg):
-    return {u["unit"]: u for u in get(agg, "/api/v1/units")["units"]}
-
-
-def wait_for(what, pred, aggs, timeout=40):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        ok, last = pred()
-        if ok:
-            return last
-        time.sleep(0.5)
-    for a in aggs:
-        a.dump_log(30)
-    fail("%s: still %s" % (what, json.dumps(last, ensure_ascii=False)[:2000]))
 
 
 def per_commune(snap):
