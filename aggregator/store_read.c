@@ -343,9 +343,7 @@ static int snap_full(MDB_txn *txn, store_t *s, const uint8_t *after, size_t max,
     uint8_t last[TALLY_KEY_LEN] = {0};
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         tally_cell_t c;
-        memset(&c, 0, sizeof c);
-        if (tally_key_decode(k.mv_data, k.mv_size, &c.unit, &c.day, &c.category) ||
-            tally_val_decode(v.mv_data, v.mv_size, &c)) {
+        if (tally_cell_decode(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &c)) {
             rc = DK_ESTORE;
             break;
         }
@@ -532,9 +530,7 @@ int store_cells_foreach(store_t *self, uint32_t unit, uint32_t day_from, uint32_
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && ret == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         tally_cell_t c;
-        memset(&c, 0, sizeof c);
-        if (tally_key_decode(k.mv_data, k.mv_size, &c.unit, &c.day, &c.category) ||
-            tally_val_decode(v.mv_data, v.mv_size, &c)) {
+        if (tally_cell_decode(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &c)) {
             ret = DK_ESTORE;
             break;
         }

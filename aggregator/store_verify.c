@@ -213,9 +213,7 @@ int store_verify(store_t *self, FILE *report)
     for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         tally_cell_t c;
-        memset(&c, 0, sizeof c);
-        if (tally_key_decode(k.mv_data, k.mv_size, &c.unit, &c.day, &c.category) ||
-            tally_val_decode(v.mv_data, v.mv_size, &c)) {
+        if (tally_cell_decode(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &c)) {
             rc = DK_ESTORE;
             break;
         }

@@ -252,3 +252,11 @@ void tally_set_sort(tally_set_t *self)
     }
     rehash(self, self->nslots);
 }
+
+int tally_cell_decode(const void *key, size_t klen, const void *val, size_t vlen,
+                      tally_cell_t *cell)
+{
+    memset(cell, 0, sizeof *cell);
+    int rc = tally_key_decode(key, klen, &cell->unit, &cell->day, &cell->category);
+    return rc ? rc : tally_val_decode(val, vlen, cell);
+}

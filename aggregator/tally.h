@@ -44,6 +44,10 @@ size_t tally_val_encode(const tally_cell_t *cell, uint8_t buf[TALLY_VAL_MAX]);
 /* Decodes a value into cell's version, owner and measures (unit/day/category untouched).
  * Returns 0, DK_EDECODE when the bytes are not a cell value. */
 int tally_val_decode(const void *val, size_t len, tally_cell_t *cell);
+/* A whole stored cell from its key and value (cell zeroed first). Returns 0, or DK_EINVAL /
+ * DK_EDECODE as the two functions above. */
+int tally_cell_decode(const void *key, size_t klen, const void *val, size_t vlen,
+                      tally_cell_t *cell);
 
 /* cell->m[i] += sign * delta[i] for i < n (sign is +1 or -1). Returns 0, or DK_EINVAL when a sum
  * would overflow int64 (cell unchanged then). */
