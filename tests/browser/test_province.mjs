@@ -24,7 +24,10 @@ await run("dkserve_province.py", async ({ info, nextLine, base, api, page, check
   check(await stale.getAttribute("data-stale") === "true", "Cư Jút not marked stale in the panel");
   const badge = stale.locator(".badge");
   check(await badge.textContent() === "Số liệu cũ", `Cư Jút badge '${await badge.textContent()}'`);
-  const bg = await badge.evaluate((e) => getComputedStyle(e).backgroundColor);
+  // One task in the page: the panel is rebuilt on every refresh, and a handle resolved a moment
+  // earlier may be detached by then (a detached element has no computed style).
+  const bg = await page.evaluate(() =>
+    getComputedStyle(document.querySelector('#children tr[data-child="cujut"] .badge')).backgroundColor);
   check(bg === "rgb(163, 22, 26)", `the stale badge is not red: ${bg}`);
   const updated = await stale.locator('[data-role="updated"]').textContent();
   check(/^Cập nhật lúc \d\d:\d\d, \d+ (giây|phút) trước$/.test(updated), `Cư Jút freshness text '${updated}'`);
