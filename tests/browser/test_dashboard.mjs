@@ -70,7 +70,7 @@ await run("dkserve.py", async ({ nextLine, base, api, page, check, build, server
   await page.waitForFunction((v) => {
     const e = document.querySelector('#cards .v[data-key="propaganda_sessions"]');
     return e && Number(e.getAttribute("data-raw")) === v;
-  }, after, { timeout: 5000 }).catch(() => check(false, "page did not update within 5 s"));
+  }, after, { timeout: 30000 }).catch(() => check(false, "page did not update (waited 30 s)"));
   console.log(`live update seen after ${Date.now() - t0} ms`);
   check(await page.evaluate(() => window.__noReload) === 42, "the page was reloaded");
   const live = await page.getAttribute("#live", "data-state");

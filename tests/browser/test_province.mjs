@@ -10,7 +10,7 @@ import { run } from "./harness.mjs";
 
 await run("dkserve_province.py", async ({ info, nextLine, base, api, page, check, build, server }) => {
   await page.goto(base + "/#period=2023", { waitUntil: "load", timeout: 60000 });
-  await page.waitForSelector('#children tr[data-child="cujut"]', { timeout: 20000 });
+  await page.waitForSelector('#children tr[data-child="cujut"]', { timeout: 60000 });
   await page.evaluate(() => { window.__noReload = 42; });
 
   // ---- the panel: one row per child, the stale one with the red badge, failures and error
@@ -76,9 +76,9 @@ await run("dkserve_province.py", async ({ info, nextLine, base, api, page, check
   await page.waitForFunction(() => {
     const r = document.querySelector('#children tr[data-child="cujut"]');
     return r && r.getAttribute("data-stale") === "false";
-  }, null, { timeout: 15000 }).catch(() => check(false, "Cư Jút did not turn fresh after 'Lấy số liệu ngay'"));
+  }, null, { timeout: 60000 }).catch(() => check(false, "Cư Jút did not turn fresh after 'Lấy số liệu ngay'"));
   await page.waitForFunction(() => document.querySelectorAll('#communes tr[data-stale="true"]').length === 0,
-    null, { timeout: 10000 }).catch(() => check(false, "communes still marked stale after the pull"));
+    null, { timeout: 30000 }).catch(() => check(false, "communes still marked stale after the pull"));
   check(!(await page.isVisible("#stale-warning")), "stale warning still shown");
   check(await page.evaluate(() => window.__noReload) === 42, "the page was reloaded");
   await page.waitForTimeout(1800);
