@@ -297,8 +297,13 @@ static int cmd_status(const char *conf_path)
     }
     outbox_stats_t st;
     outbox_session_t s;
-    outbox_stats(ob, &st);
-    outbox_session_get(ob, &s);
+    if ((rc = outbox_stats(ob, &st)) != 0 || (rc = outbox_session_get(ob, &s)) != 0) {
+        /* Never print a count that could not be read: 0 waiting would be a lie. */
+        fprintf(stderr, "Không đọc được hàng chờ %s: %s\n", c.data_dir, err_str(rc));
+        outbox_close(&ob);
+        agentconf_release(&c);
+        return 1;
+    }
     int64_t now = time(NULL);
     bool alive = daemon_alive(&s);
     char t[64], age[64];

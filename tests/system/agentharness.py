@@ -67,10 +67,19 @@ class Agent:
         return self.cli("status").stdout
 
     def waiting(self):
-        for line in self.status().splitlines():
+        out = self.status()
+        for line in out.splitlines():
             if line.startswith("Bản ghi đang chờ gửi:"):
                 return int(line.split(":")[1])
-        return 0
+        fail("dk-agent status printed no waiting count:\n" + out)
+
+    def drained(self):
+        """Nothing left to send: no CSV in the inbox, then nothing waiting. In that order: a file
+        leaves the inbox only after its rows are committed, so once it is gone its rows are seen
+        by the count that follows (the other order misses a file imported in between)."""
+        if [x for x in os.listdir(self.inbox) if x.lower().endswith(".csv")]:
+            return False
+        return self.waiting() == 0
 
     def record_training(self, participants):
         r = self.cli("record", "activity", "--date", "18/11/2023", "--kind", "tap huan",

@@ -51,8 +51,7 @@ def main():
                 fail("the proxy injected too few faults to mean anything: %s" % proxy.faults)
             proxy.stop_faults()
             for a in agents:
-                wait_until(lambda a=a: a.waiting() == 0 and not [
-                    x for x in os.listdir(a.inbox) if x.endswith(".csv")], 120,
+                wait_until(lambda a=a: a.drained(), 120,
                     "agent %d to drain over the calmed link" % a.commune, agents, agg)
             check_totals(agg, exp_n, exp_p)
             for a in agents:

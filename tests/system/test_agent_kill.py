@@ -60,8 +60,7 @@ def main():
             a.start()
         log("%d SIGKILLs of agents done" % kills)
         for a in agents:
-            wait_until(lambda a=a: a.waiting() == 0 and not [
-                x for x in os.listdir(a.inbox) if x.endswith(".csv")], 120,
+            wait_until(lambda a=a: a.drained(), 120,
                 "agent %d to drain" % a.commune, agents, agg)
         check_totals(agg, exp_n, exp_p)
         for a in agents:
