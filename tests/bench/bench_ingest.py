@@ -71,7 +71,6 @@ def main():
         s = agg.snapshot()
         if s["events"] != total:
             fail("snapshot events %d != %d" % (s["events"], total))
-        st = agg.cli("status", "--json")
         agg.stop()
         lats.sort()
         span = max(elapsed)

@@ -18,10 +18,6 @@ from dkharness import SOURCE, Aggregator, check_binaries, fail  # noqa: E402
 UNITS_CSV = os.path.abspath(os.path.join(SOURCE, "config", "units", "dak-nong-2023.csv"))
 
 
-class Province(Aggregator):
-    def config_text(self):
-        return super().config_text().replace("level = district", "level = province")
-
 
 def children(prov):
     with urllib.request.urlopen(prov.http_url + "/api/v1/children", timeout=5) as r:
@@ -41,8 +37,8 @@ def wait(prov, what, pred, timeout=40):
 
 def main():
     check_binaries()
-    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông", http=True,
-                    settings={"units-file": UNITS_CSV})
+    prov = Aggregator(communes=[], readers=["test"], level="province", unit=67,
+                      name="Tỉnh Đắk Nông", http=True, settings={"units-file": UNITS_CSV})
     reader = '\n[reader province]\npublic-key = "%s"\nrole = province\n' % prov.server_public
     a = Aggregator(communes=[(24664, 14), (24667, 9), (24670, 8)], readers=["test"],
                    extra_ini=reader, unit=663, name="Huyện Đắk Mil")

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dkharness import Aggregator, check_binaries, fail, log  # noqa: E402
+from dkharness import Aggregator, check_binaries, log  # noqa: E402
 from agentharness import AGENT, Agent, check_totals, training_csv, wait_until  # noqa: E402
 
 ROUNDS = 24

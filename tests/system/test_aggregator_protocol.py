@@ -14,7 +14,6 @@
 - `status` lists the communes; SIGTERM stops cleanly (exit 0) and nothing is lost.
 """
 import os
-import subprocess
 import sys
 import time
 

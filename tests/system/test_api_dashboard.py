@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dkharness import (Aggregator, check_binaries, expected_event, fail, free_port, log,  # noqa
-                       M_AMOUNT, M_EVENTS, M_PARTICIPANTS, M_SESSIONS)
+                       M_AMOUNT, M_PARTICIPANTS, M_SESSIONS)
 
 SENT = {24664: 200, 24667: 120}          # commune -> events 1..n; 24670 sends nothing
 SILENT = 24670

@@ -22,10 +22,6 @@ from dkharness import (Aggregator, check_binaries, child, expected_totals, fail,
 M = 18
 
 
-class Province(Aggregator):
-    def config_text(self):
-        return super().config_text().replace("level = district", "level = province")
-
 
 
 
@@ -44,7 +40,8 @@ def unit_events(prov, code):
 
 def main():
     check_binaries()
-    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông", http=True)
+    prov = Aggregator(communes=[], readers=["test"], level="province", unit=67,
+                      name="Tỉnh Đắk Nông", http=True)
     reader_ini = '\n[reader province]\npublic-key = "%s"\nrole = province\n' % prov.server_public
     a = Aggregator(communes=[24664, 24667], readers=["test"], extra_ini=reader_ini,
                    unit=663, name="Huyện Đắk Mil")

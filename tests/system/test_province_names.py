@@ -28,10 +28,6 @@ def official():
         return {int(r["code"]): "%s %s" % (r["type"], r["name_vi"]) for r in csv.DictReader(f)}
 
 
-class Province(Aggregator):
-    def config_text(self):
-        return super().config_text().replace("level = district", "level = province")
-
 
 def get_raw(prov, path):
     with urllib.request.urlopen(prov.http_url + path, timeout=10) as r:
@@ -69,8 +65,8 @@ def main():
             fail("%s has no unit %d" % (UNITS_CSV, code))
     if 24999 in names:
         fail("%s names 24999: pick another unknown code" % UNITS_CSV)
-    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông", http=True,
-                    settings={"units-file": UNITS_CSV})
+    prov = Aggregator(communes=[], readers=["test"], level="province", unit=67,
+                      name="Tỉnh Đắk Nông", http=True, settings={"units-file": UNITS_CSV})
     reader_ini = '\n[reader province]\npublic-key = "%s"\nrole = province\n' % prov.server_public
     # The districts name their communes themselves (24999 as "Xã thử 24999"): the province does
     # not see those names, only codes.

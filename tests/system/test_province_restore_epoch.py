@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dkharness import Aggregator, check_binaries, fail, log  # noqa: E402
-from test_province_rollup import Province, expect, sums, wait_equal  # noqa: E402
+from test_province_rollup import expect, sums, wait_equal  # noqa: E402
 
 
 def held_child_version(prov):
@@ -23,7 +23,8 @@ def held_child_version(prov):
 
 def main():
     check_binaries()
-    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông")
+    prov = Aggregator(communes=[], readers=["test"], level="province", unit=67,
+                      name="Tỉnh Đắk Nông")
     reader_ini = '\n[reader province]\npublic-key = "%s"\nrole = province\n' % prov.server_public
     a = Aggregator(communes=[24664, 24667], readers=["test"], extra_ini=reader_ini,
                    unit=663, name="Huyện Đắk Mil")

@@ -16,12 +16,6 @@ from dkharness import Aggregator, check_binaries, expected_totals, fail, log  # 
 M = 18
 
 
-class Province(Aggregator):
-    """An aggregator at province level whose children are given as extra [child] sections."""
-
-    def config_text(self):
-        return super().config_text().replace("level = district", "level = province")
-
 
 def sums(snap):
     return list(snap["sums"])
@@ -46,7 +40,8 @@ def wait_equal(prov, want, what, timeout=40):
 
 def main():
     check_binaries()
-    prov = Province(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông")
+    prov = Aggregator(communes=[], readers=["test"], level="province", unit=67,
+                      name="Tỉnh Đắk Nông")
     ppub = prov.server_public
     reader_ini = '\n[reader province]\npublic-key = "%s"\nrole = province\n' % ppub
     a = Aggregator(communes=[24664, 24667], readers=["test"], extra_ini=reader_ini,

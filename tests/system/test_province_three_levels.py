@@ -14,17 +14,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentharness import Agent  # noqa: E402
-from dkharness import (Aggregator, check_binaries, child, expected_totals, fail, get, http,  # noqa: E402
+from dkharness import (Aggregator, check_binaries, child, expected_totals, fail,  # noqa: E402
                        log, pull, units, wait_for)
 
 COMMUNES = (24664, 24685, 24667)   # 24667 is fed by a real dk-agent
-
-
-class Parent(Aggregator):
-    level = "province"
-
-    def config_text(self):
-        return super().config_text().replace("level = district", "level = " + self.level)
 
 
 def want(ranges):
@@ -65,10 +58,11 @@ def reader_ini(name, pub):
 
 def main():
     check_binaries()
-    nation = Parent(communes=[], readers=["test"], unit=1, name="Việt Nam", http=True)
-    nation.level = "national"
-    prov = Parent(communes=[], readers=["test"], unit=67, name="Tỉnh Đắk Nông", http=True,
-                  extra_ini=reader_ini("nation", nation.server_public))
+    nation = Aggregator(communes=[], readers=["test"], level="national", unit=1, name="Việt Nam",
+                        http=True)
+    prov = Aggregator(communes=[], readers=["test"], level="province", unit=67,
+                      name="Tỉnh Đắk Nông", http=True,
+                      extra_ini=reader_ini("nation", nation.server_public))
     dist = Aggregator(communes=list(COMMUNES), readers=["test"], unit=663,
                       extra_ini=reader_ini("province", prov.server_public))
     prov.extra_ini += child_ini("dakmil", dist)
