@@ -22,7 +22,6 @@ struct api {
     struct store *store;
     const aconf_t *conf;
     report_plan_t *plan;
-    char *plan_period;
     period_rules_t rules;
     int64_t silent_after_s;
     child_conf_t *children;  /* the [child NAME] sections (names, titles, intervals) */
@@ -40,7 +39,8 @@ int api_new(api_t **out, struct store *store, const aconf_t *conf, const http_co
     self->rules.month_start = hc && hc->month_start > 0 ? (int)hc->month_start : 1;
     self->silent_after_s = hc && hc->silent_after > 0 ? hc->silent_after / 1000 : 86400;
     if (hc && hc->plan) {
-        int rc = report_plan_load(hc->plan, &self->plan, err, errlen);
+        int rc = report_plan_load(hc->plan, conf ? (uint32_t)conf->unit : 0, &self->plan, err,
+                                  errlen);
         if (rc < 0) {
             free(self);
             return rc;
@@ -78,7 +78,6 @@ void api_destroy(api_t **self_p)
     report_plan_destroy(&(*self_p)->plan);
     child_conf_free((*self_p)->children, (*self_p)->nchildren);
     units_destroy(&(*self_p)->units);
-    free((*self_p)->plan_period);
     free(*self_p);
     *self_p = NULL;
 }

@@ -171,6 +171,8 @@ struct report {
     size_t nmonths;
     period_rules_t rules;
     char *plan_name;
+    char plan_period[64];          /* the plan's period, e.g. "2023" */
+    char plan_label[96];           /* and its Vietnamese label, "Năm 2023" */
 };
 
 /* ---- plan files ----------------------------------------------------------------------------- */
@@ -205,7 +207,8 @@ static const conf_key_t plan_head_keys[] = {
     CONF_END,
 };
 
-int report_plan_load(const char *path, report_plan_t **out, char *err, size_t errlen)
+int report_plan_load(const char *path, uint32_t unit, report_plan_t **out, char *err,
+                     size_t errlen)
 {
     report_plan_t *p = xcalloc(1, sizeof *p);
     for (size_t i = 0; i < NIND; i++) {
@@ -236,6 +239,19 @@ int report_plan_load(const char *path, report_plan_t **out, char *err, size_t er
         snprintf(err, errlen, "plan file: %s", m);
         free(p);
         return rc;
+    }
+    period_range_t range;
+    if (period_parse(p->head.period, NULL, &range) < 0) {
+        snprintf(err, errlen, "plan file %s: [plan] period '%s' is not a period (2023, 2023-H1, "
+                              "2023-Q4, 2019..2023)", path, p->head.period);
+        report_plan_destroy(&p);
+        return DK_ECONFIG;
+    }
+    if (unit != 0 && p->head.unit != (int64_t)unit) {
+        snprintf(err, errlen, "plan file %s: [plan] unit = %lld is not this aggregator's unit %u",
+                 path, (long long)p->head.unit, unit);
+        report_plan_destroy(&p);
+        return DK_ECONFIG;
     }
     *out = p;
     return 0;
@@ -580,9 +596,15 @@ static int build_model(store_t *store, const aconf_t *conf, const units_t *units
         }
     }
     r->total.name = xstrdup("Tổng cộng");
-    if (plan) {
+    period_range_t pr;
+    if (plan && period_parse(plan->head.period, &r->rules, &pr) == 0 &&
+        r->range.first >= pr.first && r->range.last <= pr.last) {
         r->has_targets = true;
         r->plan_name = xstrdup(plan->head.name);
+        snprintf(r->plan_period, sizeof r->plan_period, "%s", plan->head.period);
+        if (period_label_vi(plan->head.period, &r->rules, r->plan_label, sizeof r->plan_label) < 0) {
+            snprintf(r->plan_label, sizeof r->plan_label, "%s", plan->head.period);
+        }
         memcpy(r->district_target, plan->district.t, sizeof r->district_target);
         r->commune_target = xmalloc((r->nrows ? r->nrows : 1) * NIND * sizeof(int64_t));
         for (size_t i = 0; i < r->nrows; i++) {
@@ -839,6 +861,8 @@ void report_json(const report_t *r, unsigned parts, uint32_t unit, json_t *j)
         if (r->has_targets) {
             json_obj(j);
             json_kv_str(j, "name", r->plan_name);
+            json_kv_str(j, "period", r->plan_period);
+            json_kv_str(j, "period_label", r->plan_label);
             json_key(j, "targets");
             json_obj(j);
             for (int k = 0; k < NIND; k++) {
@@ -1242,7 +1266,8 @@ int report_render(store_t *store, const aconf_t *conf, const char *period, repor
         return rc;
     }
     report_plan_t *plan = NULL;
-    if (hc.plan != NULL && (rc = report_plan_load(hc.plan, &plan, err, errlen)) < 0) {
+    if (hc.plan != NULL &&
+        (rc = report_plan_load(hc.plan, (uint32_t)conf->unit, &plan, err, errlen)) < 0) {
         http_conf_release(&hc);
         return rc;
     }

@@ -55,8 +55,13 @@ const report_indicator_t *report_indicators(size_t *n);
 /* Plan targets (config/plan/ format, see config/plan/README.md): [plan] name/period,
  * [district] slug = target, [each-commune] slug = target, [commune CODE] slug = target. */
 typedef struct report_plan report_plan_t;
-/* Loads a plan file. Returns 0 and *out, DK_ECONFIG/DK_EIO with a line in err naming file:line. */
-int report_plan_load(const char *path, report_plan_t **out, char *err, size_t errlen);
+/* Loads a plan file for the aggregator of unit `unit` (0: any). Its [plan] period must be a
+ * period (2023, 2023-H1, ...) and its unit this aggregator's. Returns 0 and *out, DK_ECONFIG/DK_EIO
+ * with a line in err naming the file, line and key. A report applies the targets only when its
+ * period lies within the plan's (progress to date: 2023-9M against a plan for 2023); for any other
+ * period it shows none, rather than one year's targets beside another year's figures. */
+int report_plan_load(const char *path, uint32_t unit, report_plan_t **out, char *err,
+                     size_t errlen);
 /* NULL-safe, idempotent, nulls *self_p. */
 void report_plan_destroy(report_plan_t **self_p);
 

@@ -112,11 +112,68 @@ def http_get(port, path):
     return r.status, h, body
 
 
+PLAN = """[plan]
+name = Kế hoạch năm 2023 của huyện
+period = %s
+unit = %d
+
+[district]
+propaganda_sessions = 400
+poor_fund_receipts = 2000000000
+
+[each-commune]
+propaganda_sessions = 40
+
+[commune 24667]
+propaganda_sessions = 25
+"""
+
+
+def check_plan(agg, hport, plan_path):
+    """The plan's targets go with a period inside the plan's, and with no other; a plan of
+    another unit or with no valid period is refused, naming the file and the key."""
+    for period, applies in (("2023", True), ("2023-Q1", True), ("2023-9M", True),
+                            ("2024", False), ("2022..2023", False), ("2022-12", False)):
+        st, _, data = http_get(hport, "/api/v1/report?period=" + period)
+        if st != 200:
+            fail("GET report %s: %d" % (period, st))
+        plan = json.loads(data)["plan"]
+        if not applies:
+            if plan is not None:
+                fail("report %s carries the 2023 plan: %r" % (period, plan))
+            st, _, data = http_get(hport, "/api/v1/export?period=%s&format=csv" % period)
+            if "Chỉ tiêu kế hoạch".encode() in data:
+                fail("CSV %s has a plan row" % period)
+            continue
+        if not plan or plan["period"] != "2023" or plan["period_label"] != "Năm 2023":
+            fail("report %s: plan %r" % (period, plan))
+        if plan["targets"].get("propaganda_sessions") != 400:
+            fail("report %s: district target %r" % (period, plan["targets"]))
+        rows = {r["unit"]: r for r in json.loads(data)["rows"]}
+        got = {u: (rows[u].get("targets") or {}).get("propaganda_sessions") for u in rows}
+        if got.get(24664) != 40 or got.get(24667) != 25:
+            fail("report %s: commune targets %r" % (period, got))
+        st, _, data = http_get(hport, "/api/v1/export?period=%s&format=csv" % period)
+        if "Chỉ tiêu kế hoạch".encode() not in data:
+            fail("CSV %s has no plan row" % period)
+    for bad, what in ((PLAN % ("2023", 662), "unit"), (PLAN % ("2023-Q9", 663), "period")):
+        with open(plan_path, "w", encoding="utf-8") as f:
+            f.write(bad)
+        r = agg.cli("export", "--period", "2023", "--format", "csv")
+        if r.returncode != 2 or plan_path not in r.stderr or "[plan] " + what not in r.stderr:
+            fail("a plan with a wrong %s: exit %d, %r" % (what, r.returncode, r.stderr))
+    log("plan: targets with 2023, 2023-Q1, 2023-9M; none with 2024, 2022..2023, 2022-12; "
+        "a wrong unit or period refused")
+
+
 def main():
     check_binaries()
     hport = free_port()
-    ini = "\n[http]\nport = %d\n" % hport
     out = tempfile.mkdtemp(prefix="dkexport-")
+    plan_path = os.path.join(out, "plan.ini")
+    with open(plan_path, "w", encoding="utf-8") as f:
+        f.write(PLAN % ("2023", 663))
+    ini = "\n[http]\nport = %d\nplan = %s\n" % (hport, plan_path)
     try:
         with Aggregator(communes=[24664, 24667, 24670], extra_ini=ini) as agg:
             agg.start()
@@ -176,6 +233,7 @@ def main():
             st, _, _ = http_get(hport, "/api/v1/export?period=2023&format=pdf")
             if st != 400:
                 fail("GET export format=pdf: %d" % st)
+            check_plan(agg, hport, plan_path)
     finally:
         import shutil
         shutil.rmtree(out, ignore_errors=True)
