@@ -34,6 +34,8 @@ SOURCE = os.environ.get("DK_SOURCE") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")
 AGGREGATOR = os.path.join(BUILD, "aggregator", "dk-aggregator")
 TESTCLIENT = os.path.join(BUILD, "tests", "tools", "dk-testclient")
+# The programs were built with ASan+UBSan (ctest passes the CMake option DK_SANITIZE: ON/OFF).
+SANITIZED = os.environ.get("DK_SANITIZE", "").upper() in ("1", "ON", "TRUE", "YES")
 
 # Measures by index (proto enum Measure).
 M_EVENTS, M_SESSIONS, M_PARTICIPANTS, M_ITEMS = 0, 1, 2, 3
@@ -222,20 +224,21 @@ class Aggregator:
         os.replace(tmp, self.config)
 
     # ---- the daemon -------------------------------------------------------------------------
-    def start(self, wait=True, timeout=30, env=None, wrap=()):
+    def start(self, wait=True, timeout=30, env=None, wrap=(), preexec=None, note=""):
         """Starts `dk-aggregator -c CONFIG run` (under the command line wrap, e.g. strace, if
-        given); with wait, returns once the ROUTER port accepts connections (fails the test if
-        the process dies first)."""
+        given; preexec runs in the child before exec); with wait, returns once it is ready
+        (wait_ready; fails the test if the process dies first). note goes in the log's marker."""
         if self.proc and self.proc.poll() is None:
             fail("aggregator already running")
         logf = open(self.log_path, "ab")
-        logf.write(("---- start %d ----\n" % (self.starts + 1)).encode())
+        logf.write(("---- start %d%s ----\n" % (self.starts + 1, note)).encode())
         logf.flush()
+        self.log_offset = logf.tell()   # where this start's lines begin (wait_ready)
         e = dict(os.environ)
         e.update(env or {})
         self.proc = subprocess.Popen(list(wrap) + [AGGREGATOR, "-c", self.config, "run"],
-                                     stdout=logf,
-                                     stderr=subprocess.STDOUT, env=e)
+                                     stdout=logf, stderr=subprocess.STDOUT, env=e,
+                                     preexec_fn=preexec)
         logf.close()
         self.starts += 1
         if wait:
@@ -243,16 +246,24 @@ class Aggregator:
         return self.proc
 
     def wait_ready(self, timeout=30):
+        """Waits until this start has logged "[main] ready" (sockets bound, dashboard listening,
+        signal handlers installed: a SIGHUP before that would kill it) and the ROUTER port
+        accepts connections; fails the test if the process dies first."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 self.dump_log()
                 fail("dk-aggregator exited with %d during start" % self.proc.returncode)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_offset)
+                ready = b" [main] ready " in f.read()
+            if ready:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
         self.dump_log()
         fail("dk-aggregator not ready within %ds" % timeout)
 

@@ -12,12 +12,11 @@ import os
 import re
 import resource
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dkharness import AGGREGATOR, Aggregator, check_binaries, fail, log  # noqa: E402
+from dkharness import Aggregator, check_binaries, fail, log  # noqa: E402
 
 
 def expect(cond, msg):
@@ -29,14 +28,7 @@ def start_with_limit(agg, soft, hard):
     """Starts the daemon with RLIMIT_NOFILE (soft, hard) (what a login shell's ulimit gives)."""
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    logf = open(agg.log_path, "ab")
-    logf.write(("---- start %d (nofile %d:%d) ----\n" % (agg.starts + 1, soft, hard)).encode())
-    logf.flush()
-    agg.proc = subprocess.Popen([AGGREGATOR, "-c", agg.config, "run"], stdout=logf,
-                                stderr=subprocess.STDOUT, preexec_fn=limit)
-    logf.close()
-    agg.starts += 1
-    agg.wait_ready()
+    agg.start(preexec=limit, note=" (nofile %d:%d)" % (soft, hard))
 
 
 def wait_log(agg, pattern, timeout=10):

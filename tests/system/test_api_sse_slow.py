@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dkharness import Aggregator, check_binaries, fail, free_port, log  # noqa: E402
+from dkharness import SANITIZED, Aggregator, check_binaries, fail, free_port, log  # noqa: E402
 
 STALLED = 120                 # stalled SSE clients
 QUEUE = 8 * 1024              # sse-queue (bytes)
@@ -239,7 +239,7 @@ def main():
         if unbounded < 3 * bound:
             fail("the test cannot tell: unbounded queues would need only %d KiB vs bound %d KiB "
                  "(send more events)" % (unbounded // 1024, bound // 1024))
-        if os.environ.get("DK_SANITIZE") == "ON":
+        if SANITIZED:
             # ASan keeps freed memory in quarantine (256 MiB) and adds shadow memory, so RSS says
             # nothing about the queues there; the normal build asserts the bound.
             log("sanitizer build: memory bound not asserted (the normal build does)")
