@@ -107,6 +107,9 @@ def allowed_calls(unit, groups):
                 continue
             lines += 1
             v = m.group(1).strip()
+            if lines == 1 and v.startswith("~"):
+                fail("%s: a deny-list first (everything else allowed) is not what this test "
+                     "models; start with an allow-list" % unit)
             if v.startswith("~"):
                 calls = expand(v[1:].split(), groups)
                 deny |= calls
