@@ -4,7 +4,8 @@
   "use strict";
 
   var state = { info: null, period: null, report: null, units: null, events: null, prev: {},
-                timer: null, loading: false, again: false, version: 0, children: null };
+                timer: null, loading: false, again: false, version: 0, children: null,
+                planLabel: "" };
 
   /* ---- formatting (Vietnamese: dots group thousands, comma for decimals) ---- */
   function fmtInt(n) {
@@ -135,8 +136,12 @@
       fill.style.width = Math.min(100, pct) + "%";
       bar.appendChild(fill);
       c.appendChild(bar);
-      var t = el("div", "s", "Kế hoạch: " + (money ? fmtMoneyShort(target) : fmtInt(target)) +
-        " — đạt " + pct + "%");
+      /* "Kế hoạch năm 2023: 400 buổi — đạt 12%": the plan's own period, which a quarter's
+       * figures are measured against (progress to date). */
+      var label = state.planLabel ? " " + state.planLabel.charAt(0).toLowerCase() +
+        state.planLabel.slice(1) : "";
+      var t = el("div", "s", "Kế hoạch" + label + ": " +
+        (money ? fmtMoneyShort(target) : fmtInt(target)) + " — đạt " + pct + "%");
       t.setAttribute("data-target", key);
       c.appendChild(t);
     }
@@ -150,6 +155,7 @@
 
   function renderCards(r) {
     var v = r.totals.values, t = (r.plan && r.plan.targets) || {};
+    state.planLabel = r.plan ? r.plan.period_label : "";
     var box = $("cards");
     box.innerHTML = "";
     var held = v.unity_day_areas_held, total = v.unity_day_areas_total;

@@ -50,7 +50,7 @@ await run("dkserve.py", async ({ nextLine, base, api, page, check, build, server
   check(org0 === report.organisers.find((o) => o.organiser === 0).events, `organiser 0 events ${org0}`);
   // Vietnamese text with diacritics, charts drawn, plan progress shown
   const body = await page.textContent("body");
-  for (const s of ["Tình hình báo cáo", "Quỹ “Vì người nghèo”", "Ủy ban MTTQ", "Huyện Đắk Mil", "Kế hoạch:"]) {
+  for (const s of ["Tình hình báo cáo", "Quỹ “Vì người nghèo”", "Ủy ban MTTQ", "Huyện Đắk Mil", "Kế hoạch năm 2023:"]) {
     check(body.includes(s), `page lacks '${s}'`);
   }
   check(await page.locator("#chart-sources svg rect").count() > 0, "no fund-by-source chart");
