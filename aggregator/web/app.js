@@ -118,6 +118,15 @@
   }
 
   /* ---- cards ---- */
+  /* " buổi" for propaganda_sessions: the indicator's unit from the report ("" if none). */
+  function unitOf(key) {
+    var list = (state.report && state.report.indicators) || [];
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].key === key && list[i].unit) { return " " + list[i].unit; }
+    }
+    return "";
+  }
+
   function card(key, label, raw, text, sub, target, money) {
     var c = el("div", "card" + (money ? " money" : ""));
     c.appendChild(el("div", "k", label));
@@ -141,7 +150,7 @@
       var label = state.planLabel ? " " + state.planLabel.charAt(0).toLowerCase() +
         state.planLabel.slice(1) : "";
       var t = el("div", "s", "Kế hoạch" + label + ": " +
-        (money ? fmtMoneyShort(target) : fmtInt(target)) + " — đạt " + pct + "%");
+        (money ? fmtMoneyShort(target) : fmtInt(target) + unitOf(key)) + " — đạt " + pct + "%");
       t.setAttribute("data-target", key);
       c.appendChild(t);
     }

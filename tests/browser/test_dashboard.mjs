@@ -53,6 +53,10 @@ await run("dkserve.py", async ({ nextLine, base, api, page, check, build, server
   for (const s of ["Tình hình báo cáo", "Quỹ “Vì người nghèo”", "Ủy ban MTTQ", "Huyện Đắk Mil", "Kế hoạch năm 2023:"]) {
     check(body.includes(s), `page lacks '${s}'`);
   }
+  const tgt = report.plan.targets.propaganda_sessions;
+  const planText = await page.textContent('#cards [data-target="propaganda_sessions"]');
+  const pct = Math.floor(tot.propaganda_sessions * 100 / tgt);
+  check(planText === `Kế hoạch năm 2023: ${fmtInt(tgt)} buổi — đạt ${pct}%`, `plan line '${planText}'`);
   check(await page.locator("#chart-sources svg rect").count() > 0, "no fund-by-source chart");
   check(await page.locator("#chart-contents svg rect").count() === 5, "contents chart needs 5 bars");
   check(await page.locator("#chart-months svg rect").count() >= 12, "monthly chart needs 12 months");
