@@ -602,7 +602,8 @@ static int build_model(store_t *store, const aconf_t *conf, const units_t *units
         r->has_targets = true;
         r->plan_name = xstrdup(plan->head.name);
         snprintf(r->plan_period, sizeof r->plan_period, "%s", plan->head.period);
-        if (period_label_vi(plan->head.period, &r->rules, r->plan_label, sizeof r->plan_label) < 0) {
+        if (period_label_vi(plan->head.period, &r->rules, r->plan_label,
+                            sizeof r->plan_label) < 0) {
             snprintf(r->plan_label, sizeof r->plan_label, "%s", plan->head.period);
         }
         memcpy(r->district_target, plan->district.t, sizeof r->district_target);
